@@ -1,0 +1,248 @@
+// The package record: one DynamoDB item per (package, version, architecture). Its schema is
+// the boundary every item crosses (stream images, scripts, hand-written put-items), so a
+// PackageRecord can only be obtained by parsing: one whose id does not match its parts, or
+// whose pool path could escape the pool, cannot be constructed.
+import * as v from "valibot";
+import { versionSchema } from "../debian/version";
+import { OPTIONAL_TEXT_ATTRIBUTES } from "./fields";
+import { architectureSchema, componentSchema, packageNameSchema, suiteSchema } from "./policy";
+import { poolPathProblem } from "./pool";
+
+export const RECORD_SOURCES = ["upstream", "build", "manual", "migration"] as const;
+
+/** `<package_name>#<version>#<architecture>` */
+export function packageId(name: string, version: string, architecture: string): string {
+  return `${name}#${version}#${architecture}`;
+}
+
+/**
+ * A control field value as it follows `Field: ` in a control file: a first line without
+ * surrounding white space, then continuation lines that start with a space or tab and are not
+ * blank (an empty line of a description is ` .`). Anything else could not be rendered back.
+ */
+export function controlValueProblem(value: string): string | undefined {
+  if (/[\r\0]/.test(value)) return "must not contain CR or NUL characters";
+  const [first = "", ...rest] = value.split("\n");
+  if (first !== first.trim()) return "first line must not start or end with white space";
+  if (first === "" && rest.length === 0) return "must not be empty";
+  for (const line of rest) {
+    if (!/^[ \t]/.test(line)) return "continuation lines must start with a space or tab";
+    if (line.trim() === "") return "continuation lines must not be blank (use ' .')";
+  }
+  return undefined;
+}
+
+const controlValue = v.pipe(
+  v.string(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = controlValueProblem(dataset.value);
+    if (problem) addIssue({ message: `not a control field value: ${problem}` });
+  }),
+);
+
+const FIELD_NAME = /^[!-9;-~][!-9;-~]*$/; // printable ASCII but `:`
+const controlFieldName = v.pipe(
+  v.string(),
+  v.regex(FIELD_NAME, "not a control field name"),
+  v.check((n) => !n.startsWith("#") && !n.startsWith("-"), "must not start with # or -"),
+);
+
+const hex = (length: number, what: string) =>
+  v.pipe(
+    v.string(),
+    v.regex(new RegExp(`^[0-9a-f]{${length}}$`), `${what}: ${length} lowercase hex digits`),
+  );
+
+const poolPathSchema = v.pipe(
+  v.string(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = poolPathProblem(dataset.value);
+    if (problem) addIssue({ message: `not a safe pool path: ${problem}` });
+  }),
+);
+
+// Absolute path of a file a build record installs: no `..`, no empty segments, no control
+// characters, so the built .deb can only write where its record says.
+const installPath = v.pipe(
+  v.string(),
+  v.regex(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point
+    /^(\/[^/\0-\x1f\x7f]+)+$/,
+    "must be an absolute path without empty segments or control characters",
+  ),
+  v.check(
+    (p) => !p.split("/").some((s) => s === "." || s === ".."),
+    "must not contain . or .. segments",
+  ),
+);
+
+const contentEntry = v.strictObject({
+  path: installPath,
+  content: v.union([v.string(), v.instance(Uint8Array)]),
+  mode: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0o7777))),
+});
+
+const SCRIPT_NAMES = ["preinst", "postinst", "prerm", "postrm", "config", "triggers"] as const;
+
+const optionalText = Object.fromEntries(
+  OPTIONAL_TEXT_ATTRIBUTES.map((name) => [name, v.optional(controlValue)]),
+) as {
+  [K in (typeof OPTIONAL_TEXT_ATTRIBUTES)[number]]: v.OptionalSchema<
+    typeof controlValue,
+    undefined
+  >;
+};
+
+const url = v.pipe(v.string(), v.url("must be a URL"));
+
+const recordObject = v.strictObject({
+  package_id: v.string(),
+  package_name: packageNameSchema,
+  version: versionSchema,
+  architecture: architectureSchema,
+  suite: v.optional(suiteSchema),
+  component: v.optional(componentSchema),
+  source: v.picklist(RECORD_SOURCES, `must be one of ${RECORD_SOURCES.join(", ")}`),
+  filename: v.optional(poolPathSchema),
+  file_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  md5_hash: v.optional(hex(32, "MD5")),
+  sha1_hash: v.optional(hex(40, "SHA-1")),
+  sha256_hash: v.optional(hex(64, "SHA-256")),
+  sha512_hash: v.optional(hex(128, "SHA-512")),
+  maintainer: controlValue,
+  description: controlValue,
+  installed_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  ...optionalText,
+  control_extra: v.optional(v.record(controlFieldName, controlValue)),
+  deb_url: v.optional(url),
+  actual_filename: v.optional(v.string()),
+  certificate_url: v.optional(url),
+  signature_url: v.optional(url),
+  notes: v.optional(v.string()),
+  pub_date: v.optional(v.string()),
+  processed_timestamp: v.pipe(
+    v.string(),
+    v.isoTimestamp("must be an ISO 8601 timestamp with time zone"),
+  ),
+  contents: v.optional(v.array(contentEntry)),
+  scripts: v.optional(v.record(v.picklist(SCRIPT_NAMES), v.string())),
+  conffiles: v.optional(v.array(installPath)),
+});
+
+type RecordInput = v.InferOutput<typeof recordObject>;
+
+/** Cross-field rules, each checked only when the fields it reads are valid on their own. */
+const CROSS_CHECKS: readonly {
+  reads: readonly (keyof RecordInput)[];
+  field: keyof RecordInput;
+  ok: (r: RecordInput) => boolean;
+  message: string;
+}[] = [
+  {
+    reads: ["package_id", "package_name", "version", "architecture"],
+    field: "package_id",
+    ok: (r) => r.package_id === packageId(r.package_name, r.version, r.architecture),
+    message: "must be <package_name>#<version>#<architecture>",
+  },
+  // Only a build record may lack its file: the publisher builds it and pins its hashes.
+  ...(["filename", "file_size", "sha256_hash"] as const).map((field) => ({
+    reads: ["source", field] as (keyof RecordInput)[],
+    field,
+    ok: (r: RecordInput) => r.source === "build" || r[field] !== undefined,
+    message: "required unless source is build",
+  })),
+  {
+    reads: ["source", "contents"],
+    field: "contents",
+    ok: (r) => r.source !== "build" || r.contents !== undefined,
+    message: "required when source is build",
+  },
+  {
+    reads: ["source", "contents", "scripts", "conffiles"],
+    field: "contents",
+    ok: (r) => r.source === "build" || (!r.contents && !r.scripts && !r.conffiles),
+    message: "only a build record carries contents, scripts or conffiles",
+  },
+];
+
+export const packageRecordSchema = v.pipe(
+  recordObject,
+  v.rawCheck(({ dataset, addIssue }) => {
+    const value = dataset.value;
+    if (typeof value !== "object" || value === null) return;
+    const failed = new Set((dataset.issues ?? []).map((i) => String(i.path?.[0]?.key)));
+    const record = value as RecordInput;
+    for (const check of CROSS_CHECKS) {
+      if (check.reads.some((f) => failed.has(f))) continue;
+      if (check.ok(record)) continue;
+      addIssue({
+        message: check.message,
+        path: [
+          {
+            type: "object",
+            origin: "value",
+            input: record,
+            key: check.field,
+            value: record[check.field],
+          },
+        ],
+      });
+    }
+  }),
+  v.brand("PackageRecord"),
+);
+
+export type PackageRecord = v.InferOutput<typeof packageRecordSchema>;
+/** The plain shape of a record, before validation (what writers build). */
+export type PackageRecordInput = v.InferInput<typeof packageRecordSchema>;
+
+export interface RecordIssue {
+  /** Dotted attribute path, e.g. `filename` or `control_extra.X-Foo`; `(item)` for the whole. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export type RecordResult =
+  | { readonly ok: true; readonly record: PackageRecord }
+  | { readonly ok: false; readonly key: string; readonly issues: readonly RecordIssue[] };
+
+/** Validates an item, collecting every failed field, and names it by its key. */
+export function parseRecord(item: unknown): RecordResult {
+  const result = v.safeParse(packageRecordSchema, item, { abortEarly: false });
+  if (result.success) return { ok: true, record: result.output };
+  return {
+    ok: false,
+    key: describeKey(item),
+    issues: result.issues.map((issue) => ({
+      field: v.getDotPath(issue) ?? "(item)",
+      message: issue.message,
+    })),
+  };
+}
+
+export class RecordError extends Error {
+  constructor(
+    readonly key: string,
+    readonly issues: readonly RecordIssue[],
+  ) {
+    super(`invalid record ${key}: ${issues.map((i) => `${i.field}: ${i.message}`).join("; ")}`);
+    this.name = "RecordError";
+  }
+}
+
+/** Like parseRecord, but throws a RecordError naming the key and every failed field. */
+export function toRecord(item: unknown): PackageRecord {
+  const result = parseRecord(item);
+  if (!result.ok) throw new RecordError(result.key, result.issues);
+  return result.record;
+}
+
+function describeKey(item: unknown): string {
+  if (typeof item === "object" && item !== null && "package_id" in item) {
+    const id = (item as { package_id: unknown }).package_id;
+    if (typeof id === "string") return JSON.stringify(id);
+  }
+  return "(no package_id)";
+}
