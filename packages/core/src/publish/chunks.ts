@@ -8,7 +8,7 @@
 import { gunzipSync } from "node:zlib";
 import * as v from "valibot";
 import { concatBytes, gzip, joinXzParts, type XzPart, xzPart } from "../debian/compress";
-import { compareVersions } from "../debian/version";
+import { compareStanzaKeys } from "../debian/stanza";
 
 /** Average number of stanzas per chunk. */
 export const CHUNK_EVERY = 64;
@@ -24,14 +24,12 @@ export interface Entry {
 
 export type EntryKey = Pick<Entry, "name" | "version" | "architecture">;
 
-/** Debian's order: by name, then dpkg's version order (raw text breaks ties), then architecture. */
+/** The order of stanzas in an index (the same total order as debian/stanza's). */
 export function compareKeys(a: EntryKey, b: EntryKey): number {
-  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-  const byVersion = compareVersions(a.version, b.version);
-  if (byVersion !== 0) return byVersion;
-  if (a.version !== b.version) return a.version < b.version ? -1 : 1;
-  if (a.architecture !== b.architecture) return a.architecture < b.architecture ? -1 : 1;
-  return 0;
+  return compareStanzaKeys(
+    { package: a.name, version: a.version, architecture: a.architecture },
+    { package: b.name, version: b.version, architecture: b.architecture },
+  );
 }
 
 /** The key of a package id (`name#version#arch`: none of the parts can hold `#`). */

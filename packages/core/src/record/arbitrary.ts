@@ -39,10 +39,10 @@ export const recordArb: fc.Arbitrary<PackageRecordInput> = fc
       architecture: architectureArb,
       source: fc.constantFrom("upstream" as const, "manual" as const, "migration" as const),
       size: fc.integer({ min: 0, max: 2 ** 40 }),
-      md5: fc.option(hexArb(32), { nil: undefined }),
-      sha1: fc.option(hexArb(40), { nil: undefined }),
+      md5: hexArb(32),
+      sha1: hexArb(40),
       sha256: hexArb(64),
-      sha512: fc.option(hexArb(128), { nil: undefined }),
+      sha512: hexArb(128),
       maintainer: fc.constantFrom("Kiro Team <support@kiro.dev>", "A. N. Other <a@example.org>"),
       description: controlValueArb,
       depends: fc.option(fc.constantFrom("libc6 (>= 2.31)", "kiro-repo,\n libgtk-3-0"), {
@@ -64,7 +64,10 @@ export const recordArb: fc.Arbitrary<PackageRecordInput> = fc
         "architecture",
         "source",
         "size",
+        "md5",
+        "sha1",
         "sha256",
+        "sha512",
         "maintainer",
         "description",
       ],
@@ -79,14 +82,14 @@ export const recordArb: fc.Arbitrary<PackageRecordInput> = fc
       source: r.source,
       filename: poolPath("main", r.name, r.version, r.architecture),
       file_size: r.size,
+      md5_hash: r.md5,
+      sha1_hash: r.sha1,
       sha256_hash: r.sha256,
+      sha512_hash: r.sha512,
       maintainer: r.maintainer,
       description: r.description,
       processed_timestamp: "2026-11-24T12:00:00.000Z",
     };
-    if (r.md5 !== undefined) record.md5_hash = r.md5;
-    if (r.sha1 !== undefined) record.sha1_hash = r.sha1;
-    if (r.sha512 !== undefined) record.sha512_hash = r.sha512;
     if (r.depends !== undefined) record.depends = r.depends;
     if (r.section !== undefined) record.section = r.section;
     if (r.installed_size !== undefined) record.installed_size = r.installed_size;

@@ -147,7 +147,9 @@ const CROSS_CHECKS: readonly {
     message: "must be <package_name>#<version>#<architecture>",
   },
   // Only a build record may lack its file: the publisher builds it and pins its hashes.
-  ...(["filename", "file_size", "sha256_hash"] as const).map((field) => ({
+  ...(
+    ["filename", "file_size", "md5_hash", "sha1_hash", "sha256_hash", "sha512_hash"] as const
+  ).map((field) => ({
     reads: ["source", field] as (keyof RecordInput)[],
     field,
     ok: (r: RecordInput) => r.source === "build" || r[field] !== undefined,

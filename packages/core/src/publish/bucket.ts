@@ -1,0 +1,162 @@
+// The bucket as the publisher sees it: a handful of operations, each one S3 request, counted
+// (the benchmark reports requests per publication). S3 and in-memory implementations.
+import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import type { ObjectHeaders } from "./layout";
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
+export interface ObjectStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  head(key: string): Promise<{ size: number } | undefined>;
+  put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void>;
+  copy(from: string, to: string, headers: ObjectHeaders): Promise<void>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  delete(keys: readonly string[]): Promise<void>;
+  /** Requests sent so far, by operation. */
+  readonly requests: Record<string, number>;
+}
+
+function count(requests: Record<string, number>, op: string): void {
+  requests[op] = (requests[op] ?? 0) + 1;
+}
+
+const isMissing = (error: unknown): boolean =>
+  error instanceof NoSuchKey ||
+  error instanceof NotFound ||
+  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+
+export class S3ObjectStore implements ObjectStore {
+  readonly requests: Record<string, number> = {};
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    count(this.requests, "get");
+    try {
+      const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return result.Body ? await result.Body.transformToByteArray() : new Uint8Array(0);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<{ size: number } | undefined> {
+    count(this.requests, "head");
+    try {
+      const result = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { size: result.ContentLength ?? 0 };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
+    count(this.requests, "put");
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentType: headers.contentType,
+        CacheControl: headers.cacheControl,
+      }),
+    );
+  }
+
+  async copy(from: string, to: string, headers: ObjectHeaders): Promise<void> {
+    count(this.requests, "copy");
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.bucket,
+        Key: to,
+        CopySource: `${this.bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
+        MetadataDirective: "REPLACE",
+        ContentType: headers.contentType,
+        CacheControl: headers.cacheControl,
+      }),
+    );
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      count(this.requests, "list");
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined) continue;
+        yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      count(this.requests, "delete");
+      await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    }
+  }
+}
+
+/** An in-memory bucket for model tests. */
+export class MemoryObjectStore implements ObjectStore {
+  readonly requests: Record<string, number> = {};
+  readonly objects = new Map<string, { body: Uint8Array; headers: ObjectHeaders; at: Date }>();
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    count(this.requests, "get");
+    return this.objects.get(key)?.body;
+  }
+  async head(key: string): Promise<{ size: number } | undefined> {
+    count(this.requests, "head");
+    const o = this.objects.get(key);
+    return o === undefined ? undefined : { size: o.body.length };
+  }
+  async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
+    count(this.requests, "put");
+    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+    this.objects.set(key, { body: bytes, headers, at: new Date() });
+  }
+  async copy(from: string, to: string, headers: ObjectHeaders): Promise<void> {
+    count(this.requests, "copy");
+    const o = this.objects.get(from);
+    if (o === undefined) throw new Error(`copy: no object ${from}`);
+    this.objects.set(to, { body: o.body, headers, at: new Date() });
+  }
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    count(this.requests, "list");
+    for (const [key, o] of [...this.objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (key.startsWith(prefix)) yield { key, size: o.body.length, lastModified: o.at };
+    }
+  }
+  async delete(keys: readonly string[]): Promise<void> {
+    count(this.requests, "delete");
+    for (const key of keys) this.objects.delete(key);
+  }
+}

@@ -1,0 +1,216 @@
+// The publisher's state in DynamoDB: one item per suite (guarded by its generation), one per
+// index manifest, and one per retired by-hash object. A commit is one transaction whose
+// condition is the suite's generation: the compare-and-swap that serialises publishers.
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  ResourceNotFoundException,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  type TransactWriteItem,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { Manifest } from "./chunks";
+import {
+  parseManifest,
+  parseSuiteState,
+  type Retired,
+  type StateStore,
+  StateError,
+  type SuiteCommit,
+  type SuiteState,
+} from "./state";
+
+export const STATE_TABLE = { partitionKey: "pk", sortKey: "sk" } as const;
+
+export function createStateTableInput(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "pk", AttributeType: "S" },
+      { AttributeName: "sk", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ],
+  };
+}
+
+/** Creates the state table if it does not exist (local stage and tests). */
+export async function ensureStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  try {
+    await client.send(new CreateTableCommand(createStateTableInput(tableName)));
+  } catch (error) {
+    if ((error as Error).name !== "ResourceInUseException") throw error;
+  }
+  await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: tableName });
+}
+
+const suitePk = (suite: string) => `suite#${suite}`;
+const retiredPk = (suite: string) => `retired#${suite}`;
+const S = (value: string): AttributeValue => ({ S: value });
+
+export class DynamoStateStore implements StateStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async loadSuite(suite: string): Promise<SuiteState | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { pk: S(suitePk(suite)), sk: S("state") },
+        ConsistentRead: true,
+      }),
+    );
+    if (Item === undefined) return undefined;
+    const json = Item.state?.S;
+    if (json === undefined) throw new StateError(`state of suite ${suite} has no state attribute`);
+    return parseSuiteState(JSON.parse(json), `of suite ${suite}`);
+  }
+
+  async loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>> {
+    const out = new Map<string, Manifest>();
+    for (let i = 0; i < indexKeys.length; i += 100) {
+      let keys: Record<string, AttributeValue>[] | undefined = indexKeys
+        .slice(i, i + 100)
+        .map((k) => ({ pk: S(suitePk(suite)), sk: S(`index#${k}`) }));
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt > 8) throw new StateError("state table keeps returning unprocessed keys");
+        const result: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } },
+          }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          const key = item.sk?.S?.slice("index#".length) ?? "";
+          const bytes = item.manifest?.B;
+          if (bytes === undefined) throw new StateError(`manifest ${key} has no body`);
+          out.set(key, parseManifest(JSON.parse(gunzipSync(bytes).toString()), key));
+        }
+        keys = result.UnprocessedKeys?.[this.tableName]?.Keys;
+        if (keys?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+    return out;
+  }
+
+  async commit(commits: readonly SuiteCommit[]): Promise<boolean> {
+    const items: TransactWriteItem[] = [];
+    const retired: [string, Retired][] = [];
+    for (const c of commits) {
+      items.push({
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            pk: S(suitePk(c.state.suite)),
+            sk: S("state"),
+            generation: { N: String(c.state.generation) },
+            state: S(JSON.stringify(c.state)),
+          },
+          ConditionExpression: c.from === 0 ? "attribute_not_exists(pk)" : "generation = :from",
+          ...(c.from === 0 ? {} : { ExpressionAttributeValues: { ":from": { N: String(c.from) } } }),
+        },
+      });
+      for (const [key, manifest] of c.manifests) {
+        items.push({
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              pk: S(suitePk(c.state.suite)),
+              sk: S(`index#${key}`),
+              generation: { N: String(c.state.generation) },
+              manifest: { B: gzipSync(JSON.stringify(manifest)) },
+            },
+          },
+        });
+      }
+      for (const r of c.retired) retired.push([c.state.suite, r]);
+    }
+    if (items.length > 100) {
+      throw new StateError(`a commit of ${items.length} items exceeds DynamoDB's 100-item transaction`);
+    }
+    try {
+      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+    } catch (error) {
+      if (
+        error instanceof TransactionCanceledException &&
+        error.CancellationReasons?.some((r) => r.Code === "ConditionalCheckFailed")
+      ) {
+        return false;
+      }
+      throw error;
+    }
+    // After the commit: a lost entry only means an object is never swept, never one swept early.
+    await this.batchWrite(
+      retired.map(([suite, r]) => ({
+        PutRequest: { Item: { pk: S(retiredPk(suite)), sk: S(`${r.at}#${r.key}`) } },
+      })),
+    );
+    return true;
+  }
+
+  async retiredBefore(suite: string, before: Date): Promise<Retired[]> {
+    const out: Retired[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND sk < :before",
+          ExpressionAttributeValues: { ":pk": S(retiredPk(suite)), ":before": S(before.toISOString()) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const sk = item.sk?.S ?? "";
+        const at = sk.indexOf("#");
+        out.push({ at: sk.slice(0, at), key: sk.slice(at + 1) });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async forgetRetired(suite: string, retired: readonly Retired[]): Promise<void> {
+    await this.batchWrite(
+      retired.map((r) => ({
+        DeleteRequest: { Key: { pk: S(retiredPk(suite)), sk: S(`${r.at}#${r.key}`) } },
+      })),
+    );
+  }
+
+  private async batchWrite(
+    requests: NonNullable<ConstructorParameters<typeof BatchWriteItemCommand>[0]["RequestItems"]>[string],
+  ): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending = requests.slice(i, i + 25);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new StateError("state table keeps returning unprocessed items");
+        const result = await this.client.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
+        );
+        pending = result.UnprocessedItems?.[this.tableName] ?? [];
+        if (pending.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+  }
+}

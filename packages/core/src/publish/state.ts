@@ -1,0 +1,128 @@
+// The publisher's own state: per suite, the generation last published, its Release, the
+// hashes of every index file it lists, and each index's chunk manifest. It lives in a small
+// DynamoDB table of its own so that publishers can serialise on a conditional write (S3 offers
+// no compare-and-swap that s3rver or older setups honour), and it is never the truth about
+// packages: a full rebuild recreates it from the package table alone.
+import * as v from "valibot";
+import { type Manifest, manifestSchema } from "./chunks";
+
+const hashSchema = v.strictObject({
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+  sha512: v.pipe(v.string(), v.regex(/^[0-9a-f]{128}$/)),
+});
+export type FileHash = v.InferOutput<typeof hashSchema>;
+
+const indexStateSchema = v.strictObject({
+  gz: hashSchema,
+  xz: hashSchema,
+  /** Entries whose Architecture is not `all`: an architecture stays listed while it has any. */
+  own: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+export type IndexState = v.InferOutput<typeof indexStateSchema>;
+
+export const suiteStateSchema = v.strictObject({
+  suite: v.string(),
+  generation: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  /** The Date of the Release last published (ISO 8601): the next one is later. */
+  date: v.pipe(v.string(), v.isoTimestamp()),
+  release: v.string(),
+  /** By index key (`suite/component/architecture`). */
+  indexes: v.record(v.string(), indexStateSchema),
+});
+export type SuiteState = v.InferOutput<typeof suiteStateSchema>;
+
+/** A by-hash object no longer listed by the current Release, kept until `at` + grace. */
+export interface Retired {
+  readonly key: string;
+  readonly at: string;
+}
+
+export interface SuiteCommit {
+  /** The generation the new state was computed from (0: none yet). */
+  readonly from: number;
+  readonly state: SuiteState;
+  /** Manifests of the indexes this commit changed (by index key). */
+  readonly manifests: ReadonlyMap<string, Manifest>;
+  readonly retired: readonly Retired[];
+}
+
+/** Where the publisher keeps its state. Two implementations: DynamoDB, and memory for tests. */
+export interface StateStore {
+  loadSuite(suite: string): Promise<SuiteState | undefined>;
+  loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>>;
+  /** Commits all or nothing; false when another publisher committed first. */
+  commit(commits: readonly SuiteCommit[]): Promise<boolean>;
+  /** Retired objects of a suite retired before `before`. */
+  retiredBefore(suite: string, before: Date): Promise<Retired[]>;
+  forgetRetired(suite: string, retired: readonly Retired[]): Promise<void>;
+}
+
+export class StateError extends Error {
+  override name = "StateError";
+}
+
+export function parseSuiteState(value: unknown, where: string): SuiteState {
+  const result = v.safeParse(suiteStateSchema, value);
+  if (!result.success) {
+    throw new StateError(
+      `publisher state ${where} is corrupt: ${result.issues.map((i) => `${v.getDotPath(i) ?? "(item)"}: ${i.message}`).join("; ")} (a force rebuild recreates it)`,
+    );
+  }
+  return result.output;
+}
+
+export function parseManifest(value: unknown, where: string): Manifest {
+  const result = v.safeParse(manifestSchema, value);
+  if (!result.success) {
+    throw new StateError(`index manifest ${where} is corrupt (a force rebuild recreates it)`);
+  }
+  return result.output;
+}
+
+/** An in-memory StateStore (tests and the benchmark's model). */
+export class MemoryStateStore implements StateStore {
+  private readonly suites = new Map<string, SuiteState>();
+  private readonly manifests = new Map<string, Manifest>();
+  private readonly retired = new Map<string, Retired[]>();
+
+  async loadSuite(suite: string): Promise<SuiteState | undefined> {
+    const state = this.suites.get(suite);
+    return state === undefined ? undefined : structuredClone(state);
+  }
+
+  async loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>> {
+    const out = new Map<string, Manifest>();
+    for (const key of indexKeys) {
+      const manifest = this.manifests.get(`${suite}|${key}`);
+      if (manifest !== undefined) out.set(key, structuredClone(manifest));
+    }
+    return out;
+  }
+
+  async commit(commits: readonly SuiteCommit[]): Promise<boolean> {
+    for (const c of commits) {
+      if ((this.suites.get(c.state.suite)?.generation ?? 0) !== c.from) return false;
+    }
+    for (const c of commits) {
+      this.suites.set(c.state.suite, structuredClone(c.state));
+      for (const [key, manifest] of c.manifests) {
+        this.manifests.set(`${c.state.suite}|${key}`, structuredClone(manifest));
+      }
+      this.retired.set(c.state.suite, [...(this.retired.get(c.state.suite) ?? []), ...c.retired]);
+    }
+    return true;
+  }
+
+  async retiredBefore(suite: string, before: Date): Promise<Retired[]> {
+    return (this.retired.get(suite) ?? []).filter((r) => new Date(r.at) < before);
+  }
+
+  async forgetRetired(suite: string, retired: readonly Retired[]): Promise<void> {
+    const gone = new Set(retired.map((r) => `${r.at}|${r.key}`));
+    this.retired.set(
+      suite,
+      (this.retired.get(suite) ?? []).filter((r) => !gone.has(`${r.at}|${r.key}`)),
+    );
+  }
+}
