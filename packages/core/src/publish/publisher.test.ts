@@ -1,0 +1,251 @@
+// Model tests of the publisher over in-memory stores: for any sequence of writes, cut into
+// any batches, duplicated and reordered, incremental publication converges on the bytes of
+// a full rebuild of the final table.
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
+import type { DynamoDBRecord } from "aws-lambda";
+import fc from "fast-check";
+import pino from "pino";
+import { beforeAll, describe, expect, it } from "vitest";
+import { poolPath } from "../record/pool";
+import { type PackageRecordInput, packageId } from "../record/schema";
+import { generateSigningKey, loadSigningKeys, type SigningKey } from "../signing";
+import { MemoryObjectStore } from "./bucket";
+import { MemoryRecords } from "./memory-records";
+import { Publisher, type PublisherSettings } from "./publisher";
+import { MemoryStateStore } from "./state";
+import { touchesOf } from "./stream";
+
+const logger = pino({ level: "silent" });
+
+export const settings: PublisherSettings = {
+  defaultSuite: "stable",
+  defaultComponent: "main",
+  components: ["main"],
+  architectures: ["amd64"],
+  origin: "Kiro",
+  label: "Kiro",
+  byHashGraceMs: 3_600_000,
+  root: {
+    repoPackage: "kiro-repo",
+    repoCopyKey: "kiro-repo.deb",
+    repoUrl: "http://127.0.0.1:1/repo",
+    suite: "stable",
+    components: ["main"],
+    keyringName: "kiro",
+  },
+};
+
+let keys: SigningKey[];
+beforeAll(async () => {
+  const generated = await generateSigningKey({ name: "Test Repo", email: "repo@example.org" });
+  keys = await loadSigningKeys(generated.privateKeyArmored);
+});
+
+function world() {
+  const records = new MemoryRecords();
+  const bucket = new MemoryObjectStore();
+  const state = new MemoryStateStore();
+  const publisher = new Publisher({ records, bucket, state, keys, settings, logger });
+  return { records, bucket, state, publisher };
+}
+
+const NAMES = ["kiro", "kiro-cli", "libkiro"];
+const VERSIONS = ["1.0", "1.0~rc1", "2.0", "1:0.5"];
+const ARCHS = ["amd64", "all", "arm64"];
+
+function record(
+  name: string,
+  version: string,
+  arch: string,
+  variant: number,
+  where: { suite?: string; component?: string },
+): PackageRecordInput {
+  const hex = (n: number) => ((variant + 1).toString(16).repeat(n) + "0".repeat(n)).slice(0, n);
+  return {
+    package_id: packageId(name, version, arch),
+    package_name: name,
+    version,
+    architecture: arch,
+    source: "manual",
+    filename: poolPath(where.component ?? "main", name, version, arch),
+    file_size: 1000 + variant,
+    md5_hash: hex(32),
+    sha1_hash: hex(40),
+    sha256_hash: hex(64),
+    sha512_hash: hex(128),
+    maintainer: "Kiro Team <support@kiro.dev>",
+    description: `The ${name} package\n variant ${variant}`,
+    processed_timestamp: "2026-11-24T12:00:00.000Z",
+    ...where,
+  };
+}
+
+type Op =
+  | { kind: "put"; id: [number, number, number]; variant: number; suite: number; component: number }
+  | { kind: "delete"; id: [number, number, number] }
+  | { kind: "invalid"; id: [number, number, number] };
+
+const idArb = fc.tuple(
+  fc.nat(NAMES.length - 1),
+  fc.nat(VERSIONS.length - 1),
+  fc.nat(ARCHS.length - 1),
+);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("put" as const),
+      id: idArb,
+      variant: fc.nat(3),
+      suite: fc.nat(4),
+      component: fc.nat(4),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("delete" as const), id: idArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("invalid" as const), id: idArb }) },
+);
+
+/** Applies an op to the table and returns the stream record it produces, if any. */
+function apply(records: MemoryRecords, op: Op, seq: number): DynamoDBRecord | undefined {
+  const [n, v, a] = op.id;
+  const name = NAMES[n] as string;
+  const version = VERSIONS[v] as string;
+  const arch = ARCHS[a] as string;
+  const id = packageId(name, version, arch);
+  const old = records.items.get(id);
+  let next: Record<string, unknown> | undefined;
+  if (op.kind === "put") {
+    next = record(name, version, arch, op.variant, {
+      ...(op.suite === 1 ? { suite: "beta" } : {}),
+      ...(op.component === 1 ? { component: "contrib" } : {}),
+    }) as unknown as Record<string, unknown>;
+  } else if (op.kind === "invalid") {
+    next = { package_id: id, package_name: name, version: "not a version", architecture: arch };
+  }
+  if (next === undefined && old === undefined) return undefined;
+  if (next === undefined) records.items.delete(id);
+  else records.items.set(id, next);
+  const image = (x: Record<string, unknown> | undefined) =>
+    x === undefined ? undefined : (marshall(x, { removeUndefinedValues: true }) as Record<string, AttributeValue>);
+  return {
+    eventID: String(seq),
+    eventName: next === undefined ? "REMOVE" : old === undefined ? "INSERT" : "MODIFY",
+    dynamodb: {
+      Keys: { package_id: { S: id } },
+      SequenceNumber: String(seq).padStart(10, "0"),
+      ...(old ? { OldImage: image(old) as never } : {}),
+      ...(next ? { NewImage: image(next) as never } : {}),
+    },
+  };
+}
+
+/** The published repository, without what legitimately differs (Date, signatures, by-hash). */
+function published(bucket: MemoryObjectStore): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, o] of bucket.objects) {
+    if (!key.startsWith("dists/") || key.includes("/by-hash/")) continue;
+    if (key.endsWith("/InRelease") || key.endsWith("/Release.gpg")) continue;
+    const text = key.endsWith("/Release")
+      ? new TextDecoder().decode(o.body).replace(/^Date: .*$/m, "")
+      : Buffer.from(o.body).toString("base64");
+    out.set(key, text);
+  }
+  return out;
+}
+
+describe("publisher (model)", () => {
+  it("converges on a full rebuild for any writes, batching, duplicates and reordering", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 1, maxLength: 25 }),
+        fc.array(fc.nat(5), { minLength: 1, maxLength: 10 }),
+        fc.infiniteStream(fc.nat(100)),
+        async (ops, cuts, dice) => {
+          const a = world();
+          const events: DynamoDBRecord[] = [];
+          ops.forEach((op, i) => {
+            const e = apply(a.records, op, i + 1);
+            if (e) events.push(e);
+          });
+          // Cut into batches; replay some batches (retries) and shuffle within batches.
+          const roll = dice[Symbol.iterator]();
+          const die = () => roll.next().value as number;
+          let at = 0;
+          const batches: DynamoDBRecord[][] = [];
+          for (let i = 0; at < events.length; i++) {
+            const size = 1 + ((cuts[i % cuts.length] ?? 0) % 6);
+            batches.push(events.slice(at, at + size));
+            at += size;
+          }
+          const deliveries: DynamoDBRecord[][] = [];
+          for (const b of batches) {
+            const copy = [...b].sort(() => (die() % 2 === 0 ? -1 : 1));
+            deliveries.push(copy);
+            if (die() < 25) deliveries.push(b); // a retried delivery
+          }
+          if (die() < 50) deliveries.reverse(); // out of order across batches
+          for (const d of deliveries) {
+            const { touches } = touchesOf(d, settings);
+            await a.publisher.publishChanges(touches);
+          }
+          // A full rebuild of the final table, from nothing.
+          const b = world();
+          for (const [id, item] of a.records.items) b.records.items.set(id, item);
+          await b.publisher.rebuild({ pool: false });
+          expect(published(a.bucket)).toEqual(published(b.bucket));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 300_000);
+
+  it("a one-record publish reads O(1) records and sends few S3 requests", async () => {
+    const w = world();
+    for (let i = 0; i < 300; i++) {
+      const r = record(`pkg${i}`, "1.0", "amd64", 0, {});
+      w.records.items.set(r.package_id, r as unknown as Record<string, unknown>);
+    }
+    await w.publisher.rebuild({ pool: false });
+    const r = record("pkg150", "1.1", "amd64", 0, {});
+    w.records.items.set(r.package_id, r as unknown as Record<string, unknown>);
+    const readsBefore = w.records.reads;
+    for (const k of Object.keys(w.bucket.requests)) w.bucket.requests[k] = 0;
+    await w.publisher.publishChanges([
+      { id: r.package_id, locations: [{ suite: "stable", component: "main" }] },
+    ]);
+    expect(w.records.reads - readsBefore).toBe(1);
+    const total = Object.values(w.bucket.requests).reduce((x, y) => x + y, 0);
+    expect(total).toBeLessThanOrEqual(12);
+  });
+
+  it("publishes nothing when the indexes already hold the records", async () => {
+    const w = world();
+    const r = record("kiro", "1.0", "amd64", 0, {});
+    w.records.items.set(r.package_id, r as unknown as Record<string, unknown>);
+    const touch = [{ id: r.package_id, locations: [{ suite: "stable", component: "main" }] }];
+    await w.publisher.publishChanges(touch);
+    const puts = w.bucket.requests.put ?? 0;
+    const report = await w.publisher.publishChanges(touch);
+    expect(report.published).toEqual([]);
+    expect(w.bucket.requests.put ?? 0).toBe(puts);
+  });
+
+  it("reports invalid records with their key and fields, and publishes the rest", async () => {
+    const w = world();
+    const good = record("kiro", "1.0", "amd64", 0, {});
+    w.records.items.set(good.package_id, good as unknown as Record<string, unknown>);
+    w.records.items.set("kiro#2.0#amd64", { package_id: "kiro#2.0#amd64", package_name: "kiro" });
+    const report = await w.publisher.publishChanges([
+      { id: good.package_id, locations: [] },
+      { id: "kiro#2.0#amd64", locations: [] },
+    ]);
+    expect(report.invalid).toHaveLength(1);
+    expect(report.invalid[0]?.key).toBe('"kiro#2.0#amd64"');
+    expect(report.invalid[0]?.issues.map((i) => i.field)).toEqual(
+      expect.arrayContaining(["version", "architecture", "source", "maintainer"]),
+    );
+    const packages = w.bucket.objects.get("dists/stable/main/binary-amd64/Packages.gz");
+    expect(packages).toBeDefined();
+  });
+});

@@ -1,0 +1,86 @@
+// The files at the root of the bucket: the public keyring (binary for Signed-By, armored for
+// people) and index.html with both ways to install.
+import type { SigningKey } from "../signing";
+import { exportKeyring } from "../signing";
+import type { ObjectStore } from "./bucket";
+import { objectHeaders } from "./layout";
+
+export interface RootFiles {
+  /** The setup package (kiro-repo) and the root key of its convenience copy. */
+  readonly repoPackage: string;
+  readonly repoCopyKey: string;
+  /** The repository's public URL, as users put it in their sources. */
+  readonly repoUrl: string;
+  readonly suite: string;
+  readonly components: readonly string[];
+  /** `<name>-archive-keyring.gpg` */
+  readonly keyringName: string;
+  /** A package to suggest installing once the repository is set up. */
+  readonly example?: string;
+}
+
+const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export const keyringFile = (root: Pick<RootFiles, "keyringName">, ext: "gpg" | "asc"): string =>
+  `${root.keyringName}-archive-keyring.${ext}`;
+
+export function renderIndexHtml(root: RootFiles, fingerprints: readonly string[]): string {
+  const url = root.repoUrl.replace(/\/+$/, "");
+  const keyring = keyringFile(root, "gpg");
+  const asc = keyringFile(root, "asc");
+  const example = root.example ?? root.repoPackage;
+  const sources = [
+    "Types: deb",
+    `URIs: ${url}`,
+    `Suites: ${root.suite}`,
+    `Components: ${root.components.join(" ")}`,
+    `Signed-By: /usr/share/keyrings/${keyring}`,
+  ].join("\n");
+  const fps = fingerprints.map((f) => `<code>${escape(f)}</code>`).join(", ");
+  return [
+    "<!doctype html>",
+    '<html lang="en">',
+    `<head><meta charset="utf-8"><title>${escape(root.keyringName)} APT repository</title></head>`,
+    "<body>",
+    `<h1>${escape(root.keyringName)} APT repository</h1>`,
+    "<p>A signed Debian/Ubuntu repository. Pick one of the two ways below.</p>",
+    "<h2>1. With the setup package (recommended)</h2>",
+    "<p>It installs the signing key and the APT source, and keeps both current through normal upgrades.</p>",
+    "<pre>",
+    `curl -fsSLO ${escape(url)}/${escape(root.repoCopyKey)}`,
+    `sudo apt install ./${escape(root.repoCopyKey)}`,
+    "sudo apt update",
+    `sudo apt install ${escape(example)}</pre>`,
+    "<h2>2. By hand, with a deb822 source and Signed-By</h2>",
+    "<pre>",
+    `sudo curl -fsSLo /usr/share/keyrings/${escape(keyring)} ${escape(url)}/${escape(keyring)}`,
+    `sudo tee /etc/apt/sources.list.d/${escape(root.keyringName)}.sources &lt;&lt;'END'`,
+    escape(sources),
+    "END",
+    "sudo apt update",
+    `sudo apt install ${escape(example)}</pre>`,
+    `<p>Signing key fingerprint${fingerprints.length > 1 ? "s" : ""}: ${fps}`,
+    `(armored key: <a href="${escape(asc)}">${escape(asc)}</a>).</p>`,
+    "</body>",
+    "</html>",
+    "",
+  ].join("\n");
+}
+
+/** Writes the keyrings and index.html. */
+export async function writeRootFiles(
+  bucket: ObjectStore,
+  root: RootFiles,
+  keys: readonly SigningKey[],
+): Promise<void> {
+  const keyring = await exportKeyring([...keys]);
+  const gpg = keyringFile(root, "gpg");
+  const asc = keyringFile(root, "asc");
+  await bucket.put(gpg, keyring.binary, objectHeaders(gpg));
+  await bucket.put(asc, keyring.armored, objectHeaders(asc));
+  const html = renderIndexHtml(
+    root,
+    keys.map((k) => k.fingerprint),
+  );
+  await bucket.put("index.html", html, objectHeaders("index.html"));
+}

@@ -1,0 +1,105 @@
+// The stream side of publishing: from a DynamoDB Streams batch (INSERT, MODIFY, REMOVE with
+// both images) to the ids to publish and where they were, and from a publication's outcome to
+// Lambda's partial batch response.
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type {
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+} from "aws-lambda";
+import type { Logger } from "pino";
+import { isValidDistName } from "../record/policy";
+import { itemToRecord } from "../record/dynamo";
+import type { Location, Publisher, PublishReport, Touch } from "./publisher";
+
+type Image = Record<string, AttributeValue>;
+
+export interface Defaults {
+  readonly defaultSuite: string;
+  readonly defaultComponent: string;
+}
+
+function locationOf(image: Image | undefined, defaults: Defaults): Location | undefined {
+  if (image === undefined) return undefined;
+  const name = (attr: string, fallback: string): string => {
+    const value = image[attr]?.S;
+    return value !== undefined && isValidDistName(value) ? value : fallback;
+  };
+  return {
+    suite: name("suite", defaults.defaultSuite),
+    component: name("component", defaults.defaultComponent),
+  };
+}
+
+export interface StreamTouches {
+  readonly touches: Touch[];
+  /** Stream records without a usable key: nothing can be published for them. */
+  readonly unusable: { eventID: string; reason: string }[];
+}
+
+/** The ids a batch touches, with every location their old and new images name. */
+export function touchesOf(
+  records: readonly DynamoDBRecord[],
+  defaults: Defaults,
+  logger?: Logger,
+): StreamTouches {
+  const touches: Touch[] = [];
+  const unusable: { eventID: string; reason: string }[] = [];
+  for (const record of records) {
+    const keys = record.dynamodb?.Keys as Image | undefined;
+    const id = keys?.package_id?.S;
+    if (id === undefined) {
+      unusable.push({ eventID: record.eventID ?? "?", reason: "no package_id key" });
+      continue;
+    }
+    const newImage = record.dynamodb?.NewImage as Image | undefined;
+    const oldImage = record.dynamodb?.OldImage as Image | undefined;
+    if (newImage !== undefined) {
+      // Validated here for an early, precise report; the publisher re-reads the truth anyway.
+      const parsed = itemToRecord(newImage);
+      if (!parsed.ok) {
+        logger?.warn(
+          { key: parsed.key, event: record.eventName, issues: parsed.issues },
+          "invalid record in the stream: not published until it is fixed",
+        );
+      }
+    }
+    const locations = [locationOf(oldImage, defaults), locationOf(newImage, defaults)].filter(
+      (l): l is Location => l !== undefined,
+    );
+    if (locations.length === 0) locations.push(locationOf({}, defaults) as Location);
+    touches.push({ id, locations });
+  }
+  return { touches, unusable };
+}
+
+/**
+ * Publishes one stream batch. Failures are reported per record (Lambda retries from the
+ * first one it is told about); invalid records are reported and skipped, never retried.
+ */
+export async function handleStreamBatch(
+  publisher: Publisher,
+  event: DynamoDBStreamEvent,
+  defaults: Defaults,
+  logger: Logger,
+): Promise<DynamoDBBatchResponse & { report?: PublishReport }> {
+  const { touches, unusable } = touchesOf(event.Records, defaults, logger);
+  for (const u of unusable) logger.error(u, "stream record without a key: skipped");
+  let report: PublishReport;
+  try {
+    report = await publisher.publishChanges(touches);
+  } catch (error) {
+    logger.error({ err: error, records: event.Records.length }, "publication failed; the batch will be retried");
+    const first = event.Records[0]?.dynamodb?.SequenceNumber;
+    return { batchItemFailures: first === undefined ? [] : [{ itemIdentifier: first }] };
+  }
+  for (const i of report.invalid) logger.warn(i, "invalid record skipped");
+  for (const m of report.missingFiles) logger.warn(m, "pool file missing");
+  const failedIds = new Set(report.failed.map((f) => f.id));
+  for (const f of report.failed) logger.error(f, "record failed to publish");
+  const batchItemFailures = event.Records.filter((r) => {
+    const id = (r.dynamodb?.Keys as Image | undefined)?.package_id?.S;
+    return id !== undefined && failedIds.has(id);
+  }).flatMap((r) => (r.dynamodb?.SequenceNumber ? [{ itemIdentifier: r.dynamodb.SequenceNumber }] : []));
+  return { batchItemFailures, report };
+}
