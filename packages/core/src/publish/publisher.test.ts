@@ -32,7 +32,8 @@ export const settings: PublisherSettings = {
     repoUrl: "http://127.0.0.1:1/repo",
     suite: "stable",
     components: ["main"],
-    keyringName: "kiro",
+    keyring: "kiro-archive-keyring",
+    sourcesName: "kiro",
   },
 };
 
@@ -66,7 +67,7 @@ function record(
     package_id: packageId(name, version, arch),
     package_name: name,
     version,
-    architecture: arch,
+    architecture: arch as PackageRecordInput["architecture"],
     source: "manual",
     filename: poolPath(where.component ?? "main", name, version, arch),
     file_size: 1000 + variant,

@@ -31,7 +31,8 @@ import {
   parseIndexKey,
 } from "./layout";
 import { releaseDate, renderSuiteRelease, suiteArchitectures } from "./release";
-import { type RootFiles, writeRootFiles } from "./root";
+import { writeRootFiles } from "./root";
+import type { PublisherSettings } from "./settings";
 import type { FileHash, IndexState, Retired, StateStore, SuiteCommit, SuiteState } from "./state";
 
 /** What the publisher needs of the package table (PackageStore provides it). */
@@ -50,23 +51,6 @@ export interface RecordSource {
       sha512_hash: string;
     },
   ): Promise<"pinned" | "already">;
-}
-
-export interface PublisherSettings {
-  readonly defaultSuite: string;
-  readonly defaultComponent: string;
-  /** Components and architectures every suite lists, whether or not it has packages there. */
-  readonly components: readonly string[];
-  readonly architectures: readonly string[];
-  readonly origin: string;
-  readonly label: string;
-  readonly codename?: string;
-  readonly description?: string;
-  readonly validUntilDays?: number;
-  /** How long a by-hash object outlives the last Release that listed it. */
-  readonly byHashGraceMs: number;
-  /** Root files: the setup package and how to install. */
-  readonly root: RootFiles;
 }
 
 export interface PublisherDeps {
@@ -649,4 +633,4 @@ async function signReleaseWith(release: string, keys: readonly SigningKey[], dat
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type { IndexId };
+export type { IndexId, PublisherSettings };

@@ -4,25 +4,13 @@ import type { SigningKey } from "../signing";
 import { exportKeyring } from "../signing";
 import type { ObjectStore } from "./bucket";
 import { objectHeaders } from "./layout";
+import type { RootFiles } from "./settings";
 
-export interface RootFiles {
-  /** The setup package (kiro-repo) and the root key of its convenience copy. */
-  readonly repoPackage: string;
-  readonly repoCopyKey: string;
-  /** The repository's public URL, as users put it in their sources. */
-  readonly repoUrl: string;
-  readonly suite: string;
-  readonly components: readonly string[];
-  /** `<name>-archive-keyring.gpg` */
-  readonly keyringName: string;
-  /** A package to suggest installing once the repository is set up. */
-  readonly example?: string;
-}
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export const keyringFile = (root: Pick<RootFiles, "keyringName">, ext: "gpg" | "asc"): string =>
-  `${root.keyringName}-archive-keyring.${ext}`;
+export const keyringFile = (root: Pick<RootFiles, "keyring">, ext: "gpg" | "asc"): string =>
+  `${root.keyring}.${ext}`;
 
 export function renderIndexHtml(root: RootFiles, fingerprints: readonly string[]): string {
   const url = root.repoUrl.replace(/\/+$/, "");
@@ -40,9 +28,9 @@ export function renderIndexHtml(root: RootFiles, fingerprints: readonly string[]
   return [
     "<!doctype html>",
     '<html lang="en">',
-    `<head><meta charset="utf-8"><title>${escape(root.keyringName)} APT repository</title></head>`,
+    `<head><meta charset="utf-8"><title>${escape(root.repoPackage)} APT repository</title></head>`,
     "<body>",
-    `<h1>${escape(root.keyringName)} APT repository</h1>`,
+    `<h1>${escape(root.repoPackage)} APT repository</h1>`,
     "<p>A signed Debian/Ubuntu repository. Pick one of the two ways below.</p>",
     "<h2>1. With the setup package (recommended)</h2>",
     "<p>It installs the signing key and the APT source, and keeps both current through normal upgrades.</p>",
@@ -54,7 +42,7 @@ export function renderIndexHtml(root: RootFiles, fingerprints: readonly string[]
     "<h2>2. By hand, with a deb822 source and Signed-By</h2>",
     "<pre>",
     `sudo curl -fsSLo /usr/share/keyrings/${escape(keyring)} ${escape(url)}/${escape(keyring)}`,
-    `sudo tee /etc/apt/sources.list.d/${escape(root.keyringName)}.sources &lt;&lt;'END'`,
+    `sudo tee /etc/apt/sources.list.d/${escape(root.sourcesName)}.sources &lt;&lt;'END'`,
     escape(sources),
     "END",
     "sudo apt update",
