@@ -1,0 +1,12 @@
+/* Hand-kept twin of the file `sst deploy` generates: the linked resources' shapes. */
+import "sst";
+declare module "sst" {
+  export interface Resource {
+    Packages: { name: string; type: "sst.aws.Dynamo" };
+    PublisherState: { name: string; type: "sst.aws.Dynamo" };
+    Repository: { name: string; type: "sst.aws.Bucket" };
+    SigningKey: { value: string; type: "sst.sst.Secret" };
+    Rebuild: { name: string; type: "sst.aws.Function" };
+  }
+}
+export {};
