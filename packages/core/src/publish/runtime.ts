@@ -6,7 +6,7 @@ import { loadSigningKeys } from "../signing";
 import { PackageStore } from "../store";
 import { S3ObjectStore } from "./bucket";
 import { DynamoStateStore } from "./dynamo-state";
-import { Publisher } from "./publisher";
+import { Publisher, type PublisherDeps } from "./publisher";
 import type { PublisherSettings } from "./settings";
 
 export interface RuntimeParams {
@@ -17,6 +17,8 @@ export interface RuntimeParams {
   readonly signingKeys: string;
   readonly settings: PublisherSettings;
   readonly logger: Logger;
+  /** Test hook, see PublisherDeps.pause. */
+  readonly pause?: PublisherDeps["pause"];
 }
 
 /** S3 path-style addressing where an endpoint is set (s3rver answers on 127.0.0.1). */
@@ -48,6 +50,7 @@ export async function createPublisher(params: RuntimeParams): Promise<{
     keys,
     settings: params.settings,
     logger: params.logger,
+    ...(params.pause ? { pause: params.pause } : {}),
   });
   return { publisher, store };
 }
