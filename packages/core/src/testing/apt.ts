@@ -4,7 +4,7 @@
 // silently, so any W:, E:, Err: or Ign: line is a failure here.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run, scratch } from "./index";
+import { run, scratch } from "./exec";
 
 export interface AptSource {
   readonly url: string;

@@ -7,7 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { debHashes } from "@app/core/debian";
 import type { Publisher, Touch } from "@app/core/publish";
 import { type PackageRecord, packageId, toRecord } from "@app/core/record";
-import { type AptRoot, aptRoot } from "@app/core/testing/apt";
+import { type AptRoot, aptRoot } from "@app/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./world";
 
