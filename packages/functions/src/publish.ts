@@ -4,6 +4,11 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { logger, publisher, settings } from "./resources";
 
 export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-  const { batchItemFailures } = await handleStreamBatch(await publisher(), event, settings(), logger);
+  const { batchItemFailures } = await handleStreamBatch(
+    await publisher(),
+    event,
+    settings(),
+    logger,
+  );
   return { batchItemFailures };
 }

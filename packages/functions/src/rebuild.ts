@@ -2,14 +2,20 @@
 import * as v from "valibot";
 import { logger, publisher } from "./resources";
 
-const eventSchema = v.object({ force_rebuild: v.literal(true, 'expected { "force_rebuild": true }') });
+const eventSchema = v.object({
+  force_rebuild: v.literal(true, 'expected { "force_rebuild": true }'),
+});
 
 export async function handler(event: unknown) {
   const parsed = v.safeParse(eventSchema, event);
   if (!parsed.success) throw new Error(`rebuild: ${parsed.issues[0].message}`);
   const report = await (await publisher()).rebuild();
   logger.info(
-    { published: report.published, invalid: report.invalid.length, missing: report.missingFiles.length },
+    {
+      published: report.published,
+      invalid: report.invalid.length,
+      missing: report.missingFiles.length,
+    },
     "rebuild finished",
   );
   return report;

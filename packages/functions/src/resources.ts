@@ -1,7 +1,7 @@
 // What a handler needs from its environment: SST links (SST_RESOURCE_* variables, which the
 // local stage sets the same way) and the publisher settings the stack serialises.
 import { createLogger } from "@app/core/log";
-import { createPublisher, parsePublisherSettings, type Publisher } from "@app/core/publish";
+import { createPublisher, type Publisher, parsePublisherSettings } from "@app/core/publish";
 import { Resource } from "sst";
 
 export const logger = createLogger("publisher");

@@ -30,7 +30,9 @@ export function createLogger(name: string, options: { level?: string } = {}): Lo
     level,
     redact: { paths: REDACT, censor: "[redacted]" },
     ...(pretty
-      ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } }
+      ? {
+          transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } },
+        }
       : {}),
   });
 }

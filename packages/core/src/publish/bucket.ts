@@ -50,7 +50,9 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<Uint8Array | undefined> {
     count(this.requests, "get");
     try {
-      const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const result = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key }),
+      );
       return result.Body ? await result.Body.transformToByteArray() : new Uint8Array(0);
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -61,7 +63,9 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<{ size: number } | undefined> {
     count(this.requests, "head");
     try {
-      const result = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const result = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
+      );
       return { size: result.ContentLength ?? 0 };
     } catch (error) {
       if (isMissing(error)) return undefined;

@@ -18,7 +18,9 @@ export function buildRecordDeb(record: PackageRecord): Uint8Array {
     scripts: record.scripts ?? {},
     conffiles: record.conffiles ?? [],
     files: record.contents.map((c) =>
-      c.mode === undefined ? { path: c.path, content: c.content } : { path: c.path, content: c.content, mode: c.mode },
+      c.mode === undefined
+        ? { path: c.path, content: c.content }
+        : { path: c.path, content: c.content, mode: c.mode },
     ),
   });
 }

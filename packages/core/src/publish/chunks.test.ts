@@ -77,7 +77,10 @@ describe("chunked index", () => {
             if (remove && existing) changes.set(existing.id, null);
             else if (entry) changes.set(entry.id, entry);
             else if (existing) {
-              changes.set(existing.id, { ...existing, stanza: `${existing.stanza}X-Changed: yes\n` });
+              changes.set(existing.id, {
+                ...existing,
+                stanza: `${existing.stanza}X-Changed: yes\n`,
+              });
             }
           }
           const after = apply(entries, changes);

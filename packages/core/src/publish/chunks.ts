@@ -206,8 +206,7 @@ export function updateIndex(previous: PreviousIndex, changes: Changes): IndexFil
       },
     };
   };
-  const entriesOf = (i: number): Entry[] =>
-    parseEntries(decoder.decode(gunzipSync(old(i).gz)));
+  const entriesOf = (i: number): Entry[] => parseEntries(decoder.decode(gunzipSync(old(i).gz)));
 
   // The chunk each change falls into: the last whose first key is not after the change's.
   const locate = (key: EntryKey): number => {

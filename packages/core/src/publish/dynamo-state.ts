@@ -1,6 +1,8 @@
 // The publisher's state in DynamoDB: one item per suite (guarded by its generation), one per
 // index manifest, and one per retired by-hash object. A commit is one transaction whose
 // condition is the suite's generation: the compare-and-swap that serialises publishers.
+
+import { gunzipSync, gzipSync } from "node:zlib";
 import {
   type AttributeValue,
   BatchGetItemCommand,
@@ -14,18 +16,17 @@ import {
   QueryCommand,
   ResourceNotFoundException,
   TransactionCanceledException,
-  TransactWriteItemsCommand,
   type TransactWriteItem,
+  TransactWriteItemsCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
-import { gunzipSync, gzipSync } from "node:zlib";
 import type { Manifest } from "./chunks";
 import {
   parseManifest,
   parseSuiteState,
   type Retired,
-  type StateStore,
   StateError,
+  type StateStore,
   type SuiteCommit,
   type SuiteState,
 } from "./state";
@@ -127,7 +128,9 @@ export class DynamoStateStore implements StateStore {
             state: S(JSON.stringify(c.state)),
           },
           ConditionExpression: c.from === 0 ? "attribute_not_exists(pk)" : "generation = :from",
-          ...(c.from === 0 ? {} : { ExpressionAttributeValues: { ":from": { N: String(c.from) } } }),
+          ...(c.from === 0
+            ? {}
+            : { ExpressionAttributeValues: { ":from": { N: String(c.from) } } }),
         },
       });
       for (const [key, manifest] of c.manifests) {
@@ -146,7 +149,9 @@ export class DynamoStateStore implements StateStore {
       for (const r of c.retired) retired.push([c.state.suite, r]);
     }
     if (items.length > 100) {
-      throw new StateError(`a commit of ${items.length} items exceeds DynamoDB's 100-item transaction`);
+      throw new StateError(
+        `a commit of ${items.length} items exceeds DynamoDB's 100-item transaction`,
+      );
     }
     try {
       await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
@@ -176,7 +181,10 @@ export class DynamoStateStore implements StateStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: "pk = :pk AND sk < :before",
-          ExpressionAttributeValues: { ":pk": S(retiredPk(suite)), ":before": S(before.toISOString()) },
+          ExpressionAttributeValues: {
+            ":pk": S(retiredPk(suite)),
+            ":before": S(before.toISOString()),
+          },
           ExclusiveStartKey: start,
         }),
       );
@@ -199,7 +207,9 @@ export class DynamoStateStore implements StateStore {
   }
 
   private async batchWrite(
-    requests: NonNullable<ConstructorParameters<typeof BatchWriteItemCommand>[0]["RequestItems"]>[string],
+    requests: NonNullable<
+      ConstructorParameters<typeof BatchWriteItemCommand>[0]["RequestItems"]
+    >[string],
   ): Promise<void> {
     for (let i = 0; i < requests.length; i += 25) {
       let pending = requests.slice(i, i + 25);

@@ -54,11 +54,11 @@ export function objectHeaders(key: string, byHashOf?: IndexFile): ObjectHeaders 
   if (byHashOf !== undefined) {
     return { contentType: objectHeaders(byHashOf).contentType, cacheControl: IMMUTABLE };
   }
-  const contentType =
-    key.endsWith("-archive-keyring.gpg")
-      ? "application/pgp-keys"
-      : (CONTENT_TYPES.find(([re]) => re.test(key.startsWith("/") ? key : `/${key}`))?.[1] ??
-        "application/octet-stream");
-  const cacheControl = key.startsWith("pool/") || key.includes("/by-hash/") ? IMMUTABLE : REVALIDATE;
+  const contentType = key.endsWith("-archive-keyring.gpg")
+    ? "application/pgp-keys"
+    : (CONTENT_TYPES.find(([re]) => re.test(key.startsWith("/") ? key : `/${key}`))?.[1] ??
+      "application/octet-stream");
+  const cacheControl =
+    key.startsWith("pool/") || key.includes("/by-hash/") ? IMMUTABLE : REVALIDATE;
   return { contentType, cacheControl };
 }

@@ -128,7 +128,9 @@ function apply(records: MemoryRecords, op: Op, seq: number): DynamoDBRecord | un
   if (next === undefined) records.items.delete(id);
   else records.items.set(id, next);
   const image = (x: Record<string, unknown> | undefined) =>
-    x === undefined ? undefined : (marshall(x, { removeUndefinedValues: true }) as Record<string, AttributeValue>);
+    x === undefined
+      ? undefined
+      : (marshall(x, { removeUndefinedValues: true }) as Record<string, AttributeValue>);
   return {
     eventID: String(seq),
     eventName: next === undefined ? "REMOVE" : old === undefined ? "INSERT" : "MODIFY",

@@ -9,9 +9,9 @@
 // over a newer one. Order of writes: by-hash objects, commit, plain index paths, Release,
 // Release.gpg, InRelease.
 import type { Logger } from "pino";
-import { debHashes } from "../debian/hashes";
-import { readDeb } from "../debian/deb";
 import type { Paragraph } from "../debian/control";
+import { readDeb } from "../debian/deb";
+import { debHashes } from "../debian/hashes";
 import { renderStanza } from "../debian/stanza";
 import { compareVersions } from "../debian/version";
 import { recordControl } from "../record/control";
@@ -116,7 +116,8 @@ export class Publisher {
     const ids = [...new Set(touches.map((t) => t.id))];
     if (ids.length === 0) return report;
     const candidates = new Map<string, Location[]>();
-    for (const t of touches) candidates.set(t.id, [...(candidates.get(t.id) ?? []), ...t.locations]);
+    for (const t of touches)
+      candidates.set(t.id, [...(candidates.get(t.id) ?? []), ...t.locations]);
 
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const attemptReport = emptyReport();
@@ -131,7 +132,10 @@ export class Publisher {
           entries.set(id, null);
         } else {
           const entry = await this.entryOf(result.record, attemptReport);
-          entries.set(id, entry === undefined ? null : { location: this.location(result.record), entry });
+          entries.set(
+            id,
+            entry === undefined ? null : { location: this.location(result.record), entry },
+          );
         }
       }
 
@@ -156,7 +160,10 @@ export class Publisher {
         else if (planned !== undefined) commits.push(planned);
       }
       if (rebuildSuites.length > 0) {
-        logger.info({ suites: rebuildSuites }, "suite needs a full build (new suite or architecture set changed)");
+        logger.info(
+          { suites: rebuildSuites },
+          "suite needs a full build (new suite or architecture set changed)",
+        );
         const rebuilt = await this.rebuild({ suites: rebuildSuites, pool: false });
         report.published.push(...rebuilt.published);
         if (commits.length === 0) return merge(report, attemptReport, attempt);
@@ -167,7 +174,10 @@ export class Publisher {
       }
       await this.deps.pause?.("loaded");
       if (!(await this.commitAndPublish(commits))) {
-        logger.info({ attempt }, "another publisher committed first; computing again from its state");
+        logger.info(
+          { attempt },
+          "another publisher committed first; computing again from its state",
+        );
         await sleep(Math.min(2000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2));
         continue;
       }
@@ -230,7 +240,10 @@ export class Publisher {
           this.deps.bucket.get(byHashKey(dir, previous.xz.sha512)),
         ]);
         if (manifest === undefined || gz === undefined || xz === undefined) {
-          this.deps.logger.warn({ index: key }, "previous index files are gone; building the suite whole");
+          this.deps.logger.warn(
+            { index: key },
+            "previous index files are gone; building the suite whole",
+          );
           return "rebuild";
         }
         next = updateIndex({ gz, xz, manifest }, change);
@@ -337,15 +350,29 @@ export class Publisher {
     const signed = await signReleaseWith(state.release, keys, this.now());
     const dist = distDir(state.suite);
     await bucket.put(`${dist}/Release`, state.release, objectHeaders(`${dist}/Release`));
-    await bucket.put(`${dist}/Release.gpg`, signed.releaseGpg, objectHeaders(`${dist}/Release.gpg`));
+    await bucket.put(
+      `${dist}/Release.gpg`,
+      signed.releaseGpg,
+      objectHeaders(`${dist}/Release.gpg`),
+    );
     await bucket.put(`${dist}/InRelease`, signed.inRelease, objectHeaders(`${dist}/InRelease`));
     this.deps.logger.info(
-      { suite: state.suite, generation: state.generation, date: state.date, indexes: indexKeys.length },
+      {
+        suite: state.suite,
+        generation: state.generation,
+        date: state.date,
+        indexes: indexKeys.length,
+      },
       "published",
     );
   }
 
-  private async putByHash(dir: string, name: IndexFile, body: Uint8Array, hash: FileHash): Promise<void> {
+  private async putByHash(
+    dir: string,
+    name: IndexFile,
+    body: Uint8Array,
+    hash: FileHash,
+  ): Promise<void> {
     await this.deps.bucket.put(byHashKey(dir, hash.sha512), body, objectHeaders("", name));
   }
 
@@ -378,23 +405,34 @@ export class Publisher {
     try {
       bytes = buildRecordDeb(record);
     } catch (error) {
-      report.failed.push({ id: record.package_id, error: `build failed: ${(error as Error).message}` });
+      report.failed.push({
+        id: record.package_id,
+        error: `build failed: ${(error as Error).message}`,
+      });
       return undefined;
     }
     const h = debHashes(bytes);
     const { suite: _s, component } = this.location(record);
     const filename =
-      record.filename ?? poolPath(component, record.package_name, record.version, record.architecture);
+      record.filename ??
+      poolPath(component, record.package_name, record.version, record.architecture);
     if (record.sha256_hash !== undefined && record.sha256_hash !== h.sha256) {
       const error = `rebuilt .deb differs from the pinned one (sha256 ${h.sha256} != ${record.sha256_hash}): a published version never changes its bytes; publish a new version instead`;
       logger.error({ id: record.package_id }, error);
       report.failed.push({ id: record.package_id, error });
       return undefined;
     }
-    const existing = pool ? (pool.has(filename) ? { size: pool.get(filename) ?? 0 } : undefined) : await bucket.head(filename);
+    const existing = pool
+      ? pool.has(filename)
+        ? { size: pool.get(filename) ?? 0 }
+        : undefined
+      : await bucket.head(filename);
     if (existing === undefined) {
       await bucket.put(filename, bytes, objectHeaders(filename));
-      logger.info({ id: record.package_id, filename, size: h.size }, "built and uploaded to the pool");
+      logger.info(
+        { id: record.package_id, filename, size: h.size },
+        "built and uploaded to the pool",
+      );
     } else if (existing.size !== h.size) {
       const error = `pool file ${filename} has ${existing.size} bytes, the build has ${h.size}: refusing to overwrite a published file`;
       logger.error({ id: record.package_id }, error);
@@ -410,7 +448,10 @@ export class Publisher {
         sha256_hash: h.sha256,
         sha512_hash: h.sha512,
       });
-      logger.info({ id: record.package_id, sha256: h.sha256 }, "pinned size and hashes on the record");
+      logger.info(
+        { id: record.package_id, sha256: h.sha256 },
+        "pinned size and hashes on the record",
+      );
     }
     return entry(record, readDeb(bytes, filename).control, { filename, ...h });
   }
@@ -419,7 +460,9 @@ export class Publisher {
    * A full rebuild: every index of the given suites (all, by default) from the package table
    * alone. Only files whose bytes changed are uploaded. Its output equals the incremental path's.
    */
-  async rebuild(options: { suites?: readonly string[]; pool?: boolean } = {}): Promise<PublishReport> {
+  async rebuild(
+    options: { suites?: readonly string[]; pool?: boolean } = {},
+  ): Promise<PublishReport> {
     const { logger, settings } = this.deps;
     const report = emptyReport();
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -446,8 +489,15 @@ export class Publisher {
         if (pool && record.source !== "build") {
           const size = pool.get(e.stanza.match(/^Filename: (.*)$/m)?.[1] ?? "");
           if (size === undefined || size !== record.file_size) {
-            const problem = size === undefined ? "missing from the pool" : `has ${size} bytes, the record says ${record.file_size}`;
-            attemptReport.missingFiles.push({ id: record.package_id, filename: record.filename ?? "", problem });
+            const problem =
+              size === undefined
+                ? "missing from the pool"
+                : `has ${size} bytes, the record says ${record.file_size}`;
+            attemptReport.missingFiles.push({
+              id: record.package_id,
+              filename: record.filename ?? "",
+              problem,
+            });
           }
         }
       }
@@ -463,7 +513,10 @@ export class Publisher {
           ]),
         ].sort();
         const components = [
-          ...new Set([...settings.components, ...members.map((m) => this.location(m.record).component)]),
+          ...new Set([
+            ...settings.components,
+            ...members.map((m) => this.location(m.record).component),
+          ]),
         ].sort();
         const indexes: Record<string, IndexState> = {};
         const manifests = new Map<string, Manifest>();
@@ -483,14 +536,18 @@ export class Publisher {
             indexes[key] = indexState(built);
             manifests.set(key, built.manifest);
             const old = state?.indexes[key];
-            if (old?.gz.sha512 !== indexes[key].gz.sha512 || old?.xz.sha512 !== indexes[key].xz.sha512) {
+            if (
+              old?.gz.sha512 !== indexes[key].gz.sha512 ||
+              old?.xz.sha512 !== indexes[key].xz.sha512
+            ) {
               files.set(key, built);
             }
           }
         }
         const sameIndexes =
           state !== undefined &&
-          JSON.stringify(Object.keys(state.indexes).sort()) === JSON.stringify(Object.keys(indexes).sort()) &&
+          JSON.stringify(Object.keys(state.indexes).sort()) ===
+            JSON.stringify(Object.keys(indexes).sort()) &&
           files.size === 0;
         if (sameIndexes) {
           logger.info({ suite }, "rebuild: every index is already as published");
@@ -514,7 +571,8 @@ export class Publisher {
         "rebuild: records read from the package table",
       );
       for (const r of valid) logger.info({ id: r.package_id }, "rebuild: included");
-      for (const m of attemptReport.missingFiles) logger.warn(m, "pool file missing or of another size");
+      for (const m of attemptReport.missingFiles)
+        logger.warn(m, "pool file missing or of another size");
       if (commits.length > 0) {
         await this.deps.pause?.("loaded");
         if (!(await this.commitAndPublish(commits))) {
@@ -553,7 +611,10 @@ export class Publisher {
     if (newest?.filename === undefined) return;
     const key = root.repoCopyKey;
     await this.deps.bucket.copy(newest.filename, key, objectHeaders(key));
-    this.deps.logger.info({ version: newest.version, from: newest.filename }, `${key} now copies the newest ${root.repoPackage}`);
+    this.deps.logger.info(
+      { version: newest.version, from: newest.filename },
+      `${key} now copies the newest ${root.repoPackage}`,
+    );
   }
 
   /** Deletes by-hash objects retired longer ago than the grace period, unless listed again. */
@@ -572,7 +633,10 @@ export class Publisher {
       const doomed = [...new Set(expired.map((r) => r.key))].filter((k) => !current.has(k));
       if (doomed.length > 0) await this.deps.bucket.delete(doomed);
       await this.deps.state.forgetRetired(suite, expired);
-      this.deps.logger.info({ suite, deleted: doomed.length }, "swept by-hash objects past their grace period");
+      this.deps.logger.info(
+        { suite, deleted: doomed.length },
+        "swept by-hash objects past their grace period",
+      );
     }
   }
 }
@@ -615,7 +679,14 @@ function indexState(files: IndexFiles): IndexState {
 function entry(
   record: PackageRecord,
   control: Paragraph,
-  file: { filename: string; size: number; md5: string; sha1: string; sha256: string; sha512: string },
+  file: {
+    filename: string;
+    size: number;
+    md5: string;
+    sha1: string;
+    sha256: string;
+    sha512: string;
+  },
 ): Entry {
   return {
     id: record.package_id,

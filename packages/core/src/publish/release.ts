@@ -43,7 +43,12 @@ export function renderSuiteRelease(
     components.add(id.component);
     for (const name of INDEX_FILES) {
       const hash = name === "Packages.gz" ? index.gz : index.xz;
-      files.push({ path: `${indexRelDir(id)}/${name}`, size: hash.size, sha256: hash.sha256, sha512: hash.sha512 });
+      files.push({
+        path: `${indexRelDir(id)}/${name}`,
+        size: hash.size,
+        sha256: hash.sha256,
+        sha512: hash.sha512,
+      });
     }
   }
   return renderRelease({

@@ -6,8 +6,7 @@ import type { ObjectStore } from "./bucket";
 import { objectHeaders } from "./layout";
 import type { RootFiles } from "./settings";
 
-
-const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const html = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export const keyringFile = (root: Pick<RootFiles, "keyring">, ext: "gpg" | "asc"): string =>
   `${root.keyring}.${ext}`;
@@ -24,31 +23,31 @@ export function renderIndexHtml(root: RootFiles, fingerprints: readonly string[]
     `Components: ${root.components.join(" ")}`,
     `Signed-By: /usr/share/keyrings/${keyring}`,
   ].join("\n");
-  const fps = fingerprints.map((f) => `<code>${escape(f)}</code>`).join(", ");
+  const fps = fingerprints.map((f) => `<code>${html(f)}</code>`).join(", ");
   return [
     "<!doctype html>",
     '<html lang="en">',
-    `<head><meta charset="utf-8"><title>${escape(root.repoPackage)} APT repository</title></head>`,
+    `<head><meta charset="utf-8"><title>${html(root.repoPackage)} APT repository</title></head>`,
     "<body>",
-    `<h1>${escape(root.repoPackage)} APT repository</h1>`,
+    `<h1>${html(root.repoPackage)} APT repository</h1>`,
     "<p>A signed Debian/Ubuntu repository. Pick one of the two ways below.</p>",
     "<h2>1. With the setup package (recommended)</h2>",
     "<p>It installs the signing key and the APT source, and keeps both current through normal upgrades.</p>",
     "<pre>",
-    `curl -fsSLO ${escape(url)}/${escape(root.repoCopyKey)}`,
-    `sudo apt install ./${escape(root.repoCopyKey)}`,
+    `curl -fsSLO ${html(url)}/${html(root.repoCopyKey)}`,
+    `sudo apt install ./${html(root.repoCopyKey)}`,
     "sudo apt update",
-    `sudo apt install ${escape(example)}</pre>`,
+    `sudo apt install ${html(example)}</pre>`,
     "<h2>2. By hand, with a deb822 source and Signed-By</h2>",
     "<pre>",
-    `sudo curl -fsSLo /usr/share/keyrings/${escape(keyring)} ${escape(url)}/${escape(keyring)}`,
-    `sudo tee /etc/apt/sources.list.d/${escape(root.sourcesName)}.sources &lt;&lt;'END'`,
-    escape(sources),
+    `sudo curl -fsSLo /usr/share/keyrings/${html(keyring)} ${html(url)}/${html(keyring)}`,
+    `sudo tee /etc/apt/sources.list.d/${html(root.sourcesName)}.sources &lt;&lt;'END'`,
+    html(sources),
     "END",
     "sudo apt update",
-    `sudo apt install ${escape(example)}</pre>`,
+    `sudo apt install ${html(example)}</pre>`,
     `<p>Signing key fingerprint${fingerprints.length > 1 ? "s" : ""}: ${fps}`,
-    `(armored key: <a href="${escape(asc)}">${escape(asc)}</a>).</p>`,
+    `(armored key: <a href="${html(asc)}">${html(asc)}</a>).</p>`,
     "</body>",
     "</html>",
     "",

@@ -23,7 +23,8 @@ export interface RuntimeParams {
 
 /** S3 path-style addressing where an endpoint is set (s3rver answers on 127.0.0.1). */
 export function s3Client(): S3Client {
-  const local = process.env.AWS_ENDPOINT_URL_S3 !== undefined || process.env.AWS_ENDPOINT_URL !== undefined;
+  const local =
+    process.env.AWS_ENDPOINT_URL_S3 !== undefined || process.env.AWS_ENDPOINT_URL !== undefined;
   return new S3Client({ forcePathStyle: local, maxAttempts: 4 });
 }
 

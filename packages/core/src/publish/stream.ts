@@ -2,14 +2,10 @@
 // both images) to the ids to publish and where they were, and from a publication's outcome to
 // Lambda's partial batch response.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import type {
-  DynamoDBBatchResponse,
-  DynamoDBRecord,
-  DynamoDBStreamEvent,
-} from "aws-lambda";
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import type { Logger } from "pino";
-import { isValidDistName } from "../record/policy";
 import { itemToRecord } from "../record/dynamo";
+import { isValidDistName } from "../record/policy";
 import type { Location, Publisher, PublishReport, Touch } from "./publisher";
 
 type Image = Record<string, AttributeValue>;
@@ -89,7 +85,10 @@ export async function handleStreamBatch(
   try {
     report = await publisher.publishChanges(touches);
   } catch (error) {
-    logger.error({ err: error, records: event.Records.length }, "publication failed; the batch will be retried");
+    logger.error(
+      { err: error, records: event.Records.length },
+      "publication failed; the batch will be retried",
+    );
     const first = event.Records[0]?.dynamodb?.SequenceNumber;
     return { batchItemFailures: first === undefined ? [] : [{ itemIdentifier: first }] };
   }
@@ -100,6 +99,8 @@ export async function handleStreamBatch(
   const batchItemFailures = event.Records.filter((r) => {
     const id = (r.dynamodb?.Keys as Image | undefined)?.package_id?.S;
     return id !== undefined && failedIds.has(id);
-  }).flatMap((r) => (r.dynamodb?.SequenceNumber ? [{ itemIdentifier: r.dynamodb.SequenceNumber }] : []));
+  }).flatMap((r) =>
+    r.dynamodb?.SequenceNumber ? [{ itemIdentifier: r.dynamodb.SequenceNumber }] : [],
+  );
   return { batchItemFailures, report };
 }

@@ -1,7 +1,6 @@
 // The setup package (kiro-repo) as a build record: rendered from its package config and the
 // stage, carrying the public keyring. The publisher builds the .deb from the record alone.
-import { gzip } from "../debian/compress";
-import { compareVersions } from "../debian/version";
+
 import {
   type BuildSource,
   controlDescription,
@@ -13,6 +12,8 @@ import {
   sourcesPath,
   templateValues,
 } from "../config";
+import { gzip } from "../debian/compress";
+import { compareVersions } from "../debian/version";
 import { type PackageRecordInput, packageId } from "../record/schema";
 
 export class SetupPackageError extends Error {
@@ -33,18 +34,19 @@ export function nextVersion(existing: readonly string[], initial = "1.0.0"): str
   let newest: string | undefined;
   for (const v of existing) if (newest === undefined || compareVersions(v, newest) > 0) newest = v;
   if (newest === undefined) return initial;
-  const match = /^(.*?)(\d+)(\D*)$/.exec(newest);
+  // The last digit run, incremented; what follows it (a `~rc`, a letter) is dropped.
+  const match = /^(.*?)(\d+)\D*$/.exec(newest);
   const next =
-    match === null
-      ? `${newest}.1`
-      : `${match[1]}${(BigInt(match[2] as string) + 1n).toString()}${match[3] === "" ? "" : ""}`;
+    match === null ? `${newest}.1` : `${match[1]}${(BigInt(match[2] as string) + 1n).toString()}`;
   if (compareVersions(next, newest) <= 0) return `${newest}.1`;
   return next;
 }
 
 function buildSource(pkg: PackageConfig): BuildSource {
   if (pkg.source.type !== "build") {
-    throw new SetupPackageError(`${pkg.name} is not a build package (source type ${pkg.source.type})`);
+    throw new SetupPackageError(
+      `${pkg.name} is not a build package (source type ${pkg.source.type})`,
+    );
   }
   return pkg.source;
 }
@@ -102,10 +104,21 @@ export function setupPackageRecord(input: SetupPackageInput): PackageRecordInput
     ...relations,
     processed_timestamp: now.toISOString(),
     contents: [
-      { path: sourcesPath(source.sources_name), content: renderTemplate(source.templates.sources, values) },
+      {
+        path: sourcesPath(source.sources_name),
+        content: renderTemplate(source.templates.sources, values),
+      },
       { path: keyringPath(source.keyring_name), content: keyring },
       { path: `${docs}/copyright`, content: copyright },
-      { path: `${docs}/changelog.gz`, content: Uint8Array.from(gzip(new TextEncoder().encode(changelog))) },
+      {
+        path: `${docs}/changelog.gz`,
+        content: Uint8Array.from(gzip(new TextEncoder().encode(changelog))),
+      },
+      // Installing an APT source is this package's whole purpose.
+      {
+        path: `/usr/share/lintian/overrides/${name}`,
+        content: `${name}: package-installs-apt-sources [${sourcesPath(source.sources_name).slice(1)}]\n`,
+      },
     ],
     conffiles: [sourcesPath(source.sources_name)],
     ...(Object.keys(scripts).length > 0 ? { scripts } : {}),

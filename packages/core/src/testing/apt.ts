@@ -17,7 +17,10 @@ export interface AptSource {
 export interface AptRoot {
   readonly dir: string;
   /** Runs an apt program (apt-get, apt-cache) with the isolated configuration. */
-  apt(program: "apt-get" | "apt-cache", args: readonly string[]): { status: number; output: string };
+  apt(
+    program: "apt-get" | "apt-cache",
+    args: readonly string[],
+  ): { status: number; output: string };
   /** `apt-get update`, failing on any warning, error, or ignored index. */
   update(): string;
   /** Candidate versions of a package (`apt-cache madison`), newest first. */

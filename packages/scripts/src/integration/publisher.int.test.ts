@@ -3,11 +3,11 @@
 // concurrent publishers.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { debHashes } from "@app/core/debian";
 import type { Publisher, Touch } from "@app/core/publish";
 import { type PackageRecord, packageId, toRecord } from "@app/core/record";
 import { type AptRoot, aptRoot } from "@app/core/testing";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./world";
 
@@ -44,7 +44,9 @@ async function object(key: string): Promise<Uint8Array | undefined> {
 }
 
 async function keys(prefix: string): Promise<string[]> {
-  const out = await world.s3.send(new ListObjectsV2Command({ Bucket: world.bucket, Prefix: prefix }));
+  const out = await world.s3.send(
+    new ListObjectsV2Command({ Bucket: world.bucket, Prefix: prefix }),
+  );
   return (out.Contents ?? []).map((o) => o.Key ?? "");
 }
 
@@ -81,7 +83,10 @@ const buildRecord = (version: string) =>
         path: "/etc/apt/sources.list.d/kiro.sources",
         content: `Types: deb\nURIs: ${world.repoUrl}\nSuites: stable\nComponents: main\nSigned-By: /usr/share/keyrings/kiro-archive-keyring.gpg\n`,
       },
-      { path: "/usr/share/keyrings/kiro-archive-keyring.gpg", content: readFileSync(world.keyringFile) },
+      {
+        path: "/usr/share/keyrings/kiro-archive-keyring.gpg",
+        content: readFileSync(world.keyringFile),
+      },
     ],
     conffiles: ["/etc/apt/sources.list.d/kiro.sources"],
     scripts: { postinst: "#!/bin/sh\nset -e\nexit 0\n" },
@@ -119,7 +124,9 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
     for (const r of published) {
       if (r.architecture === "arm64") continue; // this apt root is amd64
       const dir = apt.download(r.package_name, r.version);
-      const file = readdirSync(dir).find((f) => f.startsWith(`${r.package_name}_`) && f.includes(r.version.replace(/^\d+:/, "")));
+      const file = readdirSync(dir).find(
+        (f) => f.startsWith(`${r.package_name}_`) && f.includes(r.version.replace(/^\d+:/, "")),
+      );
       expect(file, `${r.package_id} downloaded`).toBeDefined();
       expect(debHashes(readFileSync(join(dir, file as string))).sha256).toBe(r.sha256_hash);
     }
@@ -157,7 +164,10 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
   it("still publishes, and reports, a record whose pool file is missing", async () => {
     const ghost = await world.manualPackage("kiro-ghost", "1.0", "amd64");
     await world.s3.send(
-      new (await import("@aws-sdk/client-s3")).DeleteObjectCommand({ Bucket: world.bucket, Key: ghost.filename }),
+      new (await import("@aws-sdk/client-s3")).DeleteObjectCommand({
+        Bucket: world.bucket,
+        Key: ghost.filename,
+      }),
     );
     await world.store.put(ghost);
     const report = await world.publisher.rebuild();
@@ -201,7 +211,9 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
     const report = await loser;
     expect(report.attempts).toBeGreaterThan(1);
     apt.update();
-    expect(apt.versions("kiro")).toEqual(expect.arrayContaining(["0.8.0", "0.9.0", "0.9.1", "0.9.2"]));
+    expect(apt.versions("kiro")).toEqual(
+      expect.arrayContaining(["0.8.0", "0.9.0", "0.9.1", "0.9.2"]),
+    );
     // The published InRelease carries the newest state's Release.
     const release = new TextDecoder().decode(await object("dists/stable/Release"));
     const inRelease = new TextDecoder().decode(await object("dists/stable/InRelease"));

@@ -3,10 +3,13 @@
 // first, then the record). Everything started is stopped by `stop()`.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { debHashes, readDeb, writeDeb } from "@app/core/debian";
-import { createPublisher, ensureStateTable, type Publisher, type PublisherSettings } from "@app/core/publish";
+import {
+  createPublisher,
+  ensureStateTable,
+  type Publisher,
+  type PublisherSettings,
+} from "@app/core/publish";
 import {
   type PackageRecord,
   type PackageRecordInput,
@@ -18,6 +21,8 @@ import {
 import { exportKeyring, generateSigningKey } from "@app/core/signing";
 import { ensureTable, type PackageStore } from "@app/core/store";
 import { scratch } from "@app/core/testing";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from "../local/dynamodb-local";
 import { freePort } from "../local/ports";
@@ -37,7 +42,12 @@ export interface World {
   /** Another publisher on the same table and bucket (concurrency tests). */
   newPublisher(pause?: PauseHook): Promise<Publisher>;
   /** Builds a .deb, uploads it to the pool, and returns its record (not yet stored). */
-  manualPackage(name: string, version: string, arch: string, extra?: Partial<PackageRecordInput>): Promise<PackageRecord>;
+  manualPackage(
+    name: string,
+    version: string,
+    arch: string,
+    extra?: Partial<PackageRecordInput>,
+  ): Promise<PackageRecord>;
   stop(): Promise<void>;
 }
 
@@ -64,7 +74,11 @@ export async function startWorld(): Promise<World> {
       AWS_REGION: LOCAL_REGION,
       ...LOCAL_S3_ENV,
     });
-    const dynamo = new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const dynamo = new DynamoDBClient({
+      endpoint: ddb.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
     const s3 = new S3Client(localS3ClientConfig(s3local.endpoint));
     const tables = { packages: "packages", state: "publisher-state" };
     await ensureTable(dynamo, tables.packages);
@@ -151,9 +165,7 @@ export async function startWorld(): Promise<World> {
             ContentType: "application/vnd.debian.binary-package",
           }),
         );
-        const installed = readDeb(bytes).control.find(
-          (f) => f.name === "Installed-Size",
-        )?.value;
+        const installed = readDeb(bytes).control.find((f) => f.name === "Installed-Size")?.value;
         return toRecord({
           ...fields,
           ...(installed === undefined ? {} : { installed_size: Number(installed) }),
