@@ -15,6 +15,8 @@ import {
   GetItemCommand,
   QueryCommand,
   ResourceNotFoundException,
+  ScanCommand,
+  type ScanCommandOutput,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
@@ -86,6 +88,30 @@ export class DynamoStateStore implements StateStore {
     const json = Item.state?.S;
     if (json === undefined) throw new StateError(`state of suite ${suite} has no state attribute`);
     return parseSuiteState(JSON.parse(json), `of suite ${suite}`);
+  }
+
+  async listSuites(): Promise<string[]> {
+    // The state table holds a few items per suite: a filtered scan is cheap and rare (rebuilds).
+    const suites: string[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page: ScanCommandOutput = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: "sk = :state",
+          ExpressionAttributeValues: { ":state": S("state") },
+          ProjectionExpression: "pk",
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const pk = item.pk?.S ?? "";
+        if (pk.startsWith("suite#")) suites.push(pk.slice("suite#".length));
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return suites.sort();
   }
 
   async loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>> {

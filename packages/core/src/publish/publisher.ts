@@ -501,7 +501,13 @@ export class Publisher {
           }
         }
       }
-      const suites = new Set(options.suites ?? [settings.defaultSuite, ...bySuite.keys()]);
+      const suites = new Set(
+        options.suites ?? [
+          settings.defaultSuite,
+          ...bySuite.keys(),
+          ...(await this.deps.state.listSuites()),
+        ],
+      );
       const commits: PlannedCommit[] = [];
       for (const suite of [...suites].sort()) {
         const state = await this.deps.state.loadSuite(suite);

@@ -50,6 +50,8 @@ export interface SuiteCommit {
 /** Where the publisher keeps its state. Two implementations: DynamoDB, and memory for tests. */
 export interface StateStore {
   loadSuite(suite: string): Promise<SuiteState | undefined>;
+  /** Every suite ever published (a rebuild keeps publishing a suite that lost its packages). */
+  listSuites(): Promise<string[]>;
   loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>>;
   /** Commits all or nothing; false when another publisher committed first. */
   commit(commits: readonly SuiteCommit[]): Promise<boolean>;
@@ -89,6 +91,10 @@ export class MemoryStateStore implements StateStore {
   async loadSuite(suite: string): Promise<SuiteState | undefined> {
     const state = this.suites.get(suite);
     return state === undefined ? undefined : structuredClone(state);
+  }
+
+  async listSuites(): Promise<string[]> {
+    return [...this.suites.keys()].sort();
   }
 
   async loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>> {
