@@ -5,6 +5,7 @@
 // whose id hashes to 0 modulo CHUNK_EVERY. The chunking is therefore a function of the set of
 // entries alone, never of the history that produced it: an incrementally updated index and
 // a full rebuild of the same table are the same bytes.
+import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import * as v from "valibot";
 import { concatBytes, gzip, joinXzParts, type XzPart, xzPart } from "../debian/compress";
@@ -87,6 +88,12 @@ export type Manifest = v.InferOutput<typeof manifestSchema>;
 export interface IndexFiles {
   readonly gz: Uint8Array;
   readonly xz: Uint8Array;
+  /**
+   * Size and hashes of the uncompressed Packages. apt only fetches an index whose uncompressed
+   * name the Release lists (it then takes a compressed variant), so the Release lists them,
+   * though the uncompressed file itself is never uploaded.
+   */
+  readonly raw: { readonly size: number; readonly sha256: string; readonly sha512: string };
   readonly manifest: Manifest;
 }
 
@@ -94,6 +101,8 @@ interface CompressedChunk {
   readonly meta: ChunkMeta;
   readonly gz: Uint8Array;
   readonly xz: XzPart;
+  /** The uncompressed text, when at hand (otherwise the gzip member is inflated to hash it). */
+  readonly raw?: Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -115,6 +124,7 @@ function compressChunk(entries: readonly Entry[]): CompressedChunk {
   return {
     gz,
     xz,
+    raw,
     meta: {
       first: [first.name, first.version, first.architecture],
       count: entries.length,
@@ -129,9 +139,19 @@ function compressChunk(entries: readonly Entry[]): CompressedChunk {
 
 function assemble(chunks: readonly CompressedChunk[]): IndexFiles {
   const xzCheck = chunks[0]?.xz.check ?? EMPTY_XZ_CHECK;
+  const sha256 = createHash("sha256");
+  const sha512 = createHash("sha512");
+  let size = 0;
+  for (const c of chunks) {
+    const raw = c.raw ?? gunzipSync(c.gz);
+    sha256.update(raw);
+    sha512.update(raw);
+    size += raw.length;
+  }
   return {
     gz: concatBytes(chunks.length === 0 ? [gzip(new Uint8Array(0))] : chunks.map((c) => c.gz)),
     xz: joinXzParts(chunks.map((c) => c.xz)),
+    raw: { size, sha256: sha256.digest("hex"), sha512: sha512.digest("hex") },
     manifest: { xzCheck, chunks: chunks.map((c) => c.meta) },
   };
 }

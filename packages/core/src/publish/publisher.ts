@@ -676,6 +676,7 @@ function indexState(files: IndexFiles): IndexState {
   const gz = debHashes(files.gz);
   const xz = debHashes(files.xz);
   return {
+    raw: files.raw,
     gz: { size: gz.size, sha256: gz.sha256, sha512: gz.sha512 },
     xz: { size: xz.size, sha256: xz.sha256, sha512: xz.sha512 },
     own: files.manifest.chunks.reduce((n, c) => n + c.own, 0),

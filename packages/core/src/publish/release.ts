@@ -41,8 +41,9 @@ export function renderSuiteRelease(
   for (const [key, index] of Object.entries(indexes)) {
     const id = parseIndexKey(key);
     components.add(id.component);
-    for (const name of INDEX_FILES) {
-      const hash = name === "Packages.gz" ? index.gz : index.xz;
+    // The uncompressed name too: apt fetches only indexes whose plain name the Release lists.
+    for (const name of ["Packages", ...INDEX_FILES] as const) {
+      const hash = name === "Packages" ? index.raw : name === "Packages.gz" ? index.gz : index.xz;
       files.push({
         path: `${indexRelDir(id)}/${name}`,
         size: hash.size,

@@ -14,6 +14,8 @@ const hashSchema = v.strictObject({
 export type FileHash = v.InferOutput<typeof hashSchema>;
 
 const indexStateSchema = v.strictObject({
+  /** The uncompressed Packages: listed in the Release, never uploaded. */
+  raw: hashSchema,
   gz: hashSchema,
   xz: hashSchema,
   /** Entries whose Architecture is not `all`: an architecture stays listed while it has any. */

@@ -84,7 +84,7 @@ const contentEntry = v.strictObject({
   mode: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0o7777))),
 });
 
-const SCRIPT_NAMES = ["preinst", "postinst", "prerm", "postrm", "config", "triggers"] as const;
+const SCRIPT_NAMES = ["preinst", "postinst", "prerm", "postrm", "config"] as const;
 
 const optionalText = Object.fromEntries(
   OPTIONAL_TEXT_ATTRIBUTES.map((name) => [name, v.optional(controlValue)]),

@@ -4,7 +4,7 @@
 // silently, so any W:, E:, Err: or Ign: line is a failure here.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run, scratch } from "./exec";
+import { runAsync, scratch } from "./exec";
 
 export interface AptSource {
   readonly url: string;
@@ -20,13 +20,13 @@ export interface AptRoot {
   apt(
     program: "apt-get" | "apt-cache",
     args: readonly string[],
-  ): { status: number; output: string };
+  ): Promise<{ status: number; output: string }>;
   /** `apt-get update`, failing on any warning, error, or ignored index. */
-  update(): string;
+  update(): Promise<string>;
   /** Candidate versions of a package (`apt-cache madison`), newest first. */
-  versions(name: string): string[];
+  versions(name: string): Promise<string[]>;
   /** Downloads name=version into the root's download dir (apt verifies size and hashes). */
-  download(name: string, version: string): string;
+  download(name: string, version: string): Promise<string>;
   cleanup(): void;
 }
 
@@ -80,23 +80,23 @@ export function aptRoot(source: AptSource, architecture = "amd64"): AptRoot {
     ].join("\n"),
   );
   const env = { ...process.env, APT_CONFIG: config, LC_ALL: "C" };
-  const apt = (program: "apt-get" | "apt-cache", args: readonly string[]) => {
-    const result = run(program, args, { env, cwd: join(dir, "downloads") });
+  const apt = async (program: "apt-get" | "apt-cache", args: readonly string[]) => {
+    const result = await runAsync(program, args, { env, cwd: join(dir, "downloads") });
     return { status: result.status, output: `${result.stdout}${result.stderr}` };
   };
   return {
     dir,
     apt,
-    update() {
-      const { status, output } = apt("apt-get", ["update"]);
+    async update() {
+      const { status, output } = await apt("apt-get", ["update"]);
       const bad = output.split("\n").filter((l) => /^(W|E|Err|Ign):/.test(l));
       if (status !== 0 || bad.length > 0) {
         throw new Error(`apt-get update failed (exit ${status}):\n${output}`);
       }
       return output;
     },
-    versions(name) {
-      const { status, output } = apt("apt-cache", ["madison", name]);
+    async versions(name) {
+      const { status, output } = await apt("apt-cache", ["madison", name]);
       if (status !== 0) throw new Error(`apt-cache madison ${name} failed:\n${output}`);
       return output
         .split("\n")
@@ -104,8 +104,8 @@ export function aptRoot(source: AptSource, architecture = "amd64"): AptRoot {
         .filter((parts) => parts[0] === name)
         .map((parts) => parts[1] ?? "");
     },
-    download(name, version) {
-      const { status, output } = apt("apt-get", ["download", `${name}=${version}`]);
+    async download(name, version) {
+      const { status, output } = await apt("apt-get", ["download", `${name}=${version}`]);
       if (status !== 0 || /^(W|E|Err):/m.test(output)) {
         throw new Error(`apt-get download ${name}=${version} failed:\n${output}`);
       }

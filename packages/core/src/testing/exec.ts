@@ -1,6 +1,6 @@
 // Test support shared by every package's tests: running Debian's tools as oracles and
 // scratch directories. Oracle tests never skip: a missing tool is a failure (CI installs them).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,4 +49,30 @@ export function runOk(
 export function scratch(prefix = "kiro-apt-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Like run, but without blocking the event loop: needed whenever the program talks to a server
+ * running in this process (s3rver in tests), which a blocked loop could not answer.
+ */
+export function runAsync(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString("utf8");
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString("utf8");
+    });
+    child.on("error", (error) =>
+      reject(new Error(`cannot run ${command}: ${error.message} (is it installed?)`)),
+    );
+    child.on("close", (code) => resolvePromise({ status: code ?? -1, stdout, stderr }));
+  });
 }

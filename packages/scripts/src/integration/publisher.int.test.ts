@@ -115,15 +115,15 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
     const report = await world.publisher.publishChanges([touch(repo)]);
     expect(report.failed).toEqual([]);
 
-    apt.update();
+    await apt.update();
     // Debian order, not string order: 0.10.0~rc1 is newer than 0.7.46.
-    expect(apt.versions("kiro")).toEqual(["0.10.0~rc1", "0.7.46", "0.7.45"]);
-    expect(apt.versions("kiro-cli")).toEqual(["1.0.0"]);
-    expect(apt.versions("kiro-docs")).toEqual(["2:1.0"]);
-    expect(apt.versions("kiro-repo")).toEqual(["2.0.0"]);
+    expect(await apt.versions("kiro")).toEqual(["0.10.0~rc1", "0.7.46", "0.7.45"]);
+    expect(await apt.versions("kiro-cli")).toEqual(["1.0.0"]);
+    expect(await apt.versions("kiro-docs")).toEqual(["2:1.0"]);
+    expect(await apt.versions("kiro-repo")).toEqual(["2.0.0"]);
     for (const r of published) {
       if (r.architecture === "arm64") continue; // this apt root is amd64
-      const dir = apt.download(r.package_name, r.version);
+      const dir = await apt.download(r.package_name, r.version);
       const file = readdirSync(dir).find(
         (f) => f.startsWith(`${r.package_name}_`) && f.includes(r.version.replace(/^\d+:/, "")),
       );
@@ -172,12 +172,12 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
     await world.store.put(ghost);
     const report = await world.publisher.rebuild();
     expect(report.missingFiles.map((m) => m.id)).toEqual([ghost.package_id]);
-    apt.update();
-    expect(apt.versions("kiro-ghost")).toEqual(["1.0"]);
+    await apt.update();
+    expect(await apt.versions("kiro-ghost")).toEqual(["1.0"]);
     await world.store.delete(ghost.package_id);
     await world.publisher.publishChanges([touch(ghost)]);
-    apt.update();
-    expect(apt.versions("kiro-ghost")).toEqual([]);
+    await apt.update();
+    expect(await apt.versions("kiro-ghost")).toEqual([]);
   });
 
   it("two concurrent publishers never leave an older index on top, and lose no change", async () => {
@@ -194,8 +194,8 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
     await world.store.put(second);
     await b.publishChanges([touch(second)]);
     await slow;
-    apt.update();
-    expect(apt.versions("kiro")).toEqual(expect.arrayContaining(["0.8.0", "0.9.0"]));
+    await apt.update();
+    expect(await apt.versions("kiro")).toEqual(expect.arrayContaining(["0.8.0", "0.9.0"]));
 
     // And a publisher that loads, then loses the commit race, recomputes from the winner's state.
     const c = await world.newPublisher(async (step) => {
@@ -210,8 +210,8 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
     await b.publishChanges([touch(fourth)]);
     const report = await loser;
     expect(report.attempts).toBeGreaterThan(1);
-    apt.update();
-    expect(apt.versions("kiro")).toEqual(
+    await apt.update();
+    expect(await apt.versions("kiro")).toEqual(
       expect.arrayContaining(["0.8.0", "0.9.0", "0.9.1", "0.9.2"]),
     );
     // The published InRelease carries the newest state's Release.

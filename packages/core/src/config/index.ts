@@ -1,0 +1,4 @@
+export * from "./load";
+export * from "./relations";
+export * from "./schema";
+export * from "./template";
