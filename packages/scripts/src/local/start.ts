@@ -50,7 +50,9 @@ async function main(): Promise<number> {
   );
   if (!parsed.success) {
     for (const issue of parsed.issues) {
-      console.error(`--${v.getDotPath(issue)}: ${issue.message} (got ${JSON.stringify(issue.input)})`);
+      console.error(
+        `--${v.getDotPath(issue)}: ${issue.message} (got ${JSON.stringify(issue.input)})`,
+      );
     }
     return 2;
   }
