@@ -11,7 +11,7 @@ const BATCH_SIZE = 100;
 const BATCH_WINDOW_SECONDS = 5;
 /** Then the batch goes to the dead-letter queue; the daily rebuild repairs what it missed. */
 const MAX_RETRIES = 10;
-/** Daily, early in UTC, away from the hour when releases usually land. */
+/** Daily at 03:17 UTC (off the full hour, when scheduled jobs crowd). */
 const REBUILD_SCHEDULE = "cron(17 3 * * ? *)";
 
 /**
@@ -131,9 +131,9 @@ export function publisher(stage: StageSetup, storage: Storage, root: string) {
     },
   });
 
-  // EventBridge Scheduler invokes the function asynchronously with this event. Besides
-  // repairing anything the stream missed, the rebuild re-signs Release, which keeps a
-  // configured Valid-Until from lapsing.
+  // EventBridge Scheduler invokes the function asynchronously with this event. The rebuild
+  // repairs anything the stream missed; it is also the run that has to re-sign Release before
+  // a configured Valid-Until lapses (which config.ts keeps at two days or more).
   const schedule = new sst.aws.CronV2("DailyRebuild", {
     function: rebuild,
     event: { force_rebuild: true },

@@ -32,9 +32,9 @@ const packageFields = Object.fromEntries(
  * The Router routes by path prefix and cannot exclude one, so the private prefixes are
  * answered here (404, without reaching S3); the bucket policy denies them to CloudFront as well,
  * which is the guarantee (this check sees the URI before S3 decodes it).
- * APT sends plain GETs without a query string; S3 would read a query as a sub-resource
- * (`/?list-type=2` lists the bucket, which the 404 rule below lets CloudFront do), so it is
- * dropped, and `/` is the index page rather than a bucket listing.
+ * APT sends plain GETs without a query string. S3 would read a query as a sub-resource, and
+ * with the s3:ListBucket grant below (for 404s) `/?list-type=2` would list the bucket: queries
+ * are dropped, and `/` is the index page rather than a listing.
  */
 export function viewerRequestInjection(): string {
   const prefixes = PRIVATE_PREFIXES.map((p) => p.replace(/\/$/, "")).join("|");
