@@ -144,7 +144,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const stack: StackFile = {
       stage: "local",
       region: LOCAL_REGION,
-      credentials: { ...LOCAL_CREDENTIALS },
+      // Field by field: the SDK marks credential objects it has used with a `$source`.
+      credentials: {
+        accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+        secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+      },
       endpoints: {
         dynamodb: ddb.endpoint,
         s3: s3.endpoint,
