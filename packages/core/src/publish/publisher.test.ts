@@ -264,4 +264,36 @@ describe("publisher (model)", () => {
     const packages = w.bucket.objects.get("dists/stable/main/binary-amd64/Packages.gz");
     expect(packages).toBeDefined();
   });
+
+  it("signs an unchanged Release again past half its Valid-Until, and never lets Date go back", async () => {
+    const t0 = Date.now() + 60_000; // after the test key's creation
+    let now = new Date(t0);
+    const records = new MemoryRecords();
+    const bucket = new MemoryObjectStore();
+    const state = new MemoryStateStore();
+    const publisher = new Publisher({
+      records,
+      bucket,
+      state,
+      keys,
+      settings: { ...settings, validUntilDays: 2 },
+      logger,
+      now: () => now,
+    });
+    await publisher.rebuild({ pool: false });
+    const first = new TextDecoder().decode(bucket.objects.get("dists/stable/Release")?.body);
+    expect(first).toMatch(/^Valid-Until: /m);
+    now = new Date(t0 + 3_600_000);
+    expect((await publisher.rebuild({ pool: false })).published).toEqual([]);
+    now = new Date(t0 + 25 * 3_600_000);
+    expect((await publisher.rebuild({ pool: false })).published).toEqual(["stable"]);
+    // The clock going backwards still moves Date forward.
+    now = new Date(t0 + 600_000);
+    const r = record("kiro", "1.0", "amd64", 0, {});
+    records.items.set(r.package_id, r as unknown as Record<string, unknown>);
+    await publisher.publishChanges([{ id: r.package_id, locations: [] }]);
+    const last = new TextDecoder().decode(bucket.objects.get("dists/stable/Release")?.body);
+    const dates = [first, last].map((t) => new Date(/^Date: (.*)$/m.exec(t)?.[1] ?? "").getTime());
+    expect(dates[1]).toBeGreaterThan(dates[0] as number);
+  });
 });

@@ -555,7 +555,14 @@ export class Publisher {
           JSON.stringify(Object.keys(state.indexes).sort()) ===
             JSON.stringify(Object.keys(indexes).sort()) &&
           files.size === 0;
-        if (sameIndexes) {
+        // With Valid-Until, a Release past half its validity is signed again even if unchanged
+        // (the daily rebuild keeps it from expiring on users).
+        const validMs = (settings.validUntilDays ?? 0) * 86_400_000;
+        const stale =
+          validMs > 0 &&
+          state !== undefined &&
+          this.now().getTime() - new Date(state.date).getTime() > validMs / 2;
+        if (sameIndexes && !stale) {
           logger.info({ suite }, "rebuild: every index is already as published");
           continue;
         }
