@@ -131,7 +131,7 @@ export class Publisher {
           attemptReport.invalid.push({ key: result.key, issues: result.issues });
           entries.set(id, null);
         } else {
-          const entry = await this.entryOf(result.record, attemptReport);
+          const entry = await this.entryOf(result.record, attemptReport, true);
           entries.set(
             id,
             entry === undefined ? null : { location: this.location(result.record), entry },
@@ -377,8 +377,31 @@ export class Publisher {
   }
 
   /** The index entry of a valid record, or undefined when it cannot be published. */
-  private async entryOf(record: PackageRecord, report: MutableReport): Promise<Entry | undefined> {
+  private async entryOf(
+    record: PackageRecord,
+    report: MutableReport,
+    checkPool = false,
+  ): Promise<Entry | undefined> {
     if (record.source !== "build") {
+      if (checkPool) {
+        // The table is the truth: published anyway, but said loudly (one HEAD request).
+        const found = await this.deps.bucket.head(record.filename as string);
+        if (found === undefined || found.size !== record.file_size) {
+          const problem =
+            found === undefined
+              ? "missing from the pool"
+              : `has ${found.size} bytes, the record says ${record.file_size}`;
+          report.missingFiles.push({
+            id: record.package_id,
+            filename: record.filename ?? "",
+            problem,
+          });
+          this.deps.logger.warn(
+            { id: record.package_id, filename: record.filename, problem },
+            "pool file missing or of another size: published anyway",
+          );
+        }
+      }
       return entry(record, recordControl(record), {
         filename: record.filename as string,
         size: record.file_size as number,

@@ -170,6 +170,8 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
       }),
     );
     await world.store.put(ghost);
+    const incremental = await world.publisher.publishChanges([touch(ghost)]);
+    expect(incremental.missingFiles.map((m) => m.id)).toEqual([ghost.package_id]);
     const report = await world.publisher.rebuild();
     expect(report.missingFiles.map((m) => m.id)).toEqual([ghost.package_id]);
     await apt.update();

@@ -1,0 +1,12 @@
+import { fixtureRecord, debOf } from "./fixtures";
+import { renderStanza } from "@app/core/debian";
+import { recordControl } from "@app/core/record";
+let t = performance.now();
+const rs = []; for (let i = 0; i < 2000; i++) rs.push(fixtureRecord(i));
+console.log("records/ms", 2000 / (performance.now() - t));
+t = performance.now();
+let sz = 0; for (let i = 0; i < 1000; i++) sz += debOf(rs[i]!).length;
+console.log("debs ms each", (performance.now() - t) / 1000, "avg size", sz / 1000);
+const r = rs[5]!;
+const st = renderStanza({ control: recordControl(r), filename: r.filename!, size: r.file_size!, md5: r.md5_hash!, sha1: r.sha1_hash!, sha256: r.sha256_hash!, sha512: r.sha512_hash! });
+console.log(st.length); console.log(st);
