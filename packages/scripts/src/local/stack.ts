@@ -77,6 +77,8 @@ export interface StackOptions {
   readonly dynamodbPort: number;
   readonly lambdaPort: number;
   readonly logger: Logger;
+  /** Called if a child dies on its own (the stack is then useless): stop and exit. */
+  readonly onFatal?: (error: Error) => void;
 }
 
 export interface RunningStack {
@@ -91,7 +93,9 @@ export interface RunningStack {
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { logger } = options;
   const stops: { what: string; stop: () => Promise<void> }[] = [];
+  let stopping = false;
   const stopAll = async () => {
+    stopping = true;
     for (const { what, stop } of stops.reverse()) {
       try {
         await stop();
@@ -113,6 +117,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       dbPath: join(data, "dynamodb"),
     });
     stops.push({ what: "DynamoDB Local", stop: () => ddb.stop() });
+    void ddb.exited.then(({ code, signal }) => {
+      if (!stopping) {
+        options.onFatal?.(
+          new Error(`DynamoDB Local exited on its own (code ${code}, signal ${signal})`),
+        );
+      }
+    });
     const s3 = await startS3Local({
       port: options.port,
       directory: join(data, "s3"),

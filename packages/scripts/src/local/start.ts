@@ -60,6 +60,7 @@ async function main(): Promise<number> {
   const root = resolve(import.meta.dirname, "../../../..");
   const dataDir = resolve(root, parsed.output["data-dir"]);
   let running: Awaited<ReturnType<typeof startStack>>;
+  let fatal: ((error: Error) => void) | undefined;
   try {
     running = await startStack({
       root,
@@ -68,6 +69,7 @@ async function main(): Promise<number> {
       dynamodbPort: parsed.output["dynamodb-port"],
       lambdaPort: parsed.output["lambda-port"],
       logger,
+      onFatal: (error) => fatal?.(error),
     });
   } catch (error) {
     logger.error({ err: error }, `the local stack did not start: ${(error as Error).message}`);
@@ -87,16 +89,20 @@ or with the setup package: curl -fsSLO ${stack.repoUrl}/kiro-repo.deb && apt ins
 Scripts against this stack: npm run shell -- <command>   (e.g. npm run shell -- aws dynamodb scan --table-name ${stack.tables.packages})
 Ctrl-C stops everything.
 `);
-  await new Promise<void>((done) => {
+  const code = await new Promise<number>((done) => {
     const stop = (signal: string) => {
       logger.info({ signal }, "stopping the local stack");
-      running.stop().finally(done);
+      running.stop().finally(() => done(0));
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
+    fatal = (error) => {
+      logger.error({ err: error }, "a part of the local stack died; stopping the rest");
+      running.stop().finally(() => done(1));
+    };
   });
   logger.info("local stack stopped");
-  return 0;
+  return code;
 }
 
 main().then(
