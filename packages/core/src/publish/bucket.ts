@@ -21,7 +21,7 @@ export interface ObjectInfo {
 
 export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>;
-  head(key: string): Promise<{ size: number } | undefined>;
+  head(key: string): Promise<{ size: number; lastModified: Date } | undefined>;
   put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void>;
   copy(from: string, to: string, headers: ObjectHeaders): Promise<void>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
@@ -60,13 +60,13 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<{ size: number } | undefined> {
+  async head(key: string): Promise<{ size: number; lastModified: Date } | undefined> {
     count(this.requests, "head");
     try {
       const result = await this.client.send(
         new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
       );
-      return { size: result.ContentLength ?? 0 };
+      return { size: result.ContentLength ?? 0, lastModified: result.LastModified ?? new Date(0) };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
@@ -137,10 +137,10 @@ export class MemoryObjectStore implements ObjectStore {
     count(this.requests, "get");
     return this.objects.get(key)?.body;
   }
-  async head(key: string): Promise<{ size: number } | undefined> {
+  async head(key: string): Promise<{ size: number; lastModified: Date } | undefined> {
     count(this.requests, "head");
     const o = this.objects.get(key);
-    return o === undefined ? undefined : { size: o.body.length };
+    return o === undefined ? undefined : { size: o.body.length, lastModified: o.at };
   }
   async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
     count(this.requests, "put");

@@ -47,7 +47,15 @@ function world() {
   const records = new MemoryRecords();
   const bucket = new MemoryObjectStore();
   const state = new MemoryStateStore();
-  const publisher = new Publisher({ records, bucket, state, keys, settings, logger });
+  const publisher = new Publisher({
+    records,
+    bucket,
+    state,
+    keys,
+    settings,
+    logger,
+    lastModifiedGranularityMs: 0,
+  });
   return { records, bucket, state, publisher };
 }
 
@@ -279,6 +287,7 @@ describe("publisher (model)", () => {
       settings: { ...settings, validUntilDays: 2 },
       logger,
       now: () => now,
+      lastModifiedGranularityMs: 0,
     });
     await publisher.rebuild({ pool: false });
     const first = new TextDecoder().decode(bucket.objects.get("dists/stable/Release")?.body);

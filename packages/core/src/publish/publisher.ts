@@ -15,7 +15,7 @@ import { debHashes } from "../debian/hashes";
 import { renderStanza } from "../debian/stanza";
 import { compareVersions } from "../debian/version";
 import { recordControl } from "../record/control";
-import { poolPath } from "../record/pool";
+import { fileAttributes, poolPath } from "../record/pool";
 import type { PackageRecord, RecordIssue, RecordResult } from "../record/schema";
 import type { SigningKey } from "../signing";
 import type { ObjectStore } from "./bucket";
@@ -61,6 +61,8 @@ export interface PublisherDeps {
   readonly settings: PublisherSettings;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /** Granularity of the bucket's Last-Modified (S3: one second; 0 turns the wait off). */
+  readonly lastModifiedGranularityMs?: number;
   /** Test hook: awaited between a publication's steps (to interleave concurrent publishers). */
   readonly pause?: (step: "loaded" | "committed" | "indexes-written") => Promise<void>;
 }
@@ -349,6 +351,7 @@ export class Publisher {
     await this.deps.pause?.("indexes-written");
     const signed = await signReleaseWith(state.release, keys, this.now());
     const dist = distDir(state.suite);
+    await this.nextSecondAfter(`${dist}/InRelease`);
     await bucket.put(`${dist}/Release`, state.release, objectHeaders(`${dist}/Release`));
     await bucket.put(
       `${dist}/Release.gpg`,
@@ -365,6 +368,21 @@ export class Publisher {
       },
       "published",
     );
+  }
+
+  /**
+   * Waits until the clock is past the second the current object was written in. apt asks
+   * with If-Modified-Since, which S3 answers at one-second granularity: an InRelease written
+   * in the same second as the one a client already has would be answered 304, and that
+   * client would miss this generation until the next one.
+   */
+  private async nextSecondAfter(key: string): Promise<void> {
+    const step = this.deps.lastModifiedGranularityMs ?? 1000;
+    if (step <= 0) return;
+    const current = await this.deps.bucket.head(key);
+    if (current === undefined) return;
+    const wait = Math.floor(current.lastModified.getTime() / step) * step + step - Date.now();
+    if (wait > 0) await sleep(wait + 50);
   }
 
   private async putByHash(
@@ -463,14 +481,7 @@ export class Publisher {
       return undefined;
     }
     if (record.sha256_hash === undefined) {
-      await records.pinFile(record.package_id, {
-        filename,
-        file_size: h.size,
-        md5_hash: h.md5,
-        sha1_hash: h.sha1,
-        sha256_hash: h.sha256,
-        sha512_hash: h.sha512,
-      });
+      await records.pinFile(record.package_id, fileAttributes(filename, h));
       logger.info(
         { id: record.package_id, sha256: h.sha256 },
         "pinned size and hashes on the record",

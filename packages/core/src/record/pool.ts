@@ -41,3 +41,18 @@ export function poolPathProblem(path: string): string | undefined {
 export function isSafePoolPath(path: string): boolean {
   return poolPathProblem(path) === undefined;
 }
+
+/** The file attributes of a record, from a pool path and the .deb's size and digests. */
+export function fileAttributes(
+  filename: string,
+  h: { size: number; md5: string; sha1: string; sha256: string; sha512: string },
+) {
+  return {
+    filename,
+    file_size: h.size,
+    md5_hash: h.md5,
+    sha1_hash: h.sha1,
+    sha256_hash: h.sha256,
+    sha512_hash: h.sha512,
+  };
+}

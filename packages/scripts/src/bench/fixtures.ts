@@ -31,9 +31,6 @@ const WORDS =
     " ",
   );
 
-/** Records per package: 4 versions on amd64 and arm64, or 8 versions of an `all` package. */
-const PER_PACKAGE = 8;
-
 interface Identity {
   readonly name: string;
   readonly version: string;
@@ -41,21 +38,31 @@ interface Identity {
   readonly p: number;
 }
 
+/**
+ * One version per package: reprepro 5.3 (Debian's) keeps a single version of a package per
+ * architecture, so several versions would leave its indexes smaller than ours and aptly's.
+ * Records 2p and 2p+1 are package p on amd64 and arm64, or, for every tenth p, two
+ * `Architecture: all` packages (p, and p's -doc).
+ */
 function identity(i: number): Identity {
-  const p = Math.floor(i / PER_PACKAGE);
-  const r = i % PER_PACKAGE;
-  const name = `${STEMS[p % STEMS.length]}-${p.toString(36)}`;
-  if (p % 10 === 9) return { name, version: `${1 + (p % 7)}.${r}.${p % 13}-1`, architecture: "all", p };
-  const architecture = r % 2 === 0 ? "amd64" : "arm64";
-  return { name, version: `${1 + (p % 7)}.${r >> 1}.${p % 13}-1`, architecture, p };
+  const p = Math.floor(i / 2);
+  const r = i % 2;
+  const base = `${STEMS[p % STEMS.length]}-${p.toString(36)}`;
+  const version = `${1 + (p % 7)}.${p % 5}.${p % 13}-1`;
+  if (p % 10 === 9)
+    return { name: r === 0 ? base : `${base}-doc`, version, architecture: "all", p };
+  return { name: base, version, architecture: r === 0 ? "amd64" : "arm64", p };
 }
 
 const word = (n: number): string => WORDS[n % WORDS.length] as string;
 
 /** Control attributes of a record (~550 bytes of control, ~950 with Filename and hashes). */
-function controlOf(id: Identity, i: number): Omit<PackageRecordInput, "source" | "processed_timestamp"> {
+function controlOf(
+  id: Identity,
+  i: number,
+): Omit<PackageRecordInput, "source" | "processed_timestamp"> {
   const { name, version, architecture, p } = id;
-  const lines = 3 + (i % 3);
+  const lines = 2 + (i % 3);
   const extended: string[] = [];
   for (let l = 0; l < lines; l++) {
     extended.push(
@@ -106,7 +113,11 @@ export function fixtureRecord(i: number): PackageRecord {
  * A record that is not among the first `n`: a newer version of a package in the middle of the
  * index (so the change lands in an inner chunk), on amd64 unless told otherwise.
  */
-export function extraRecord(n: number, k: number, architecture: "amd64" | "all" = "amd64"): PackageRecord {
+export function extraRecord(
+  n: number,
+  k: number,
+  architecture: "amd64" | "all" = "amd64",
+): PackageRecord {
   const base = identity(Math.floor(n / 2));
   const id: Identity = { ...base, version: `99.${k}.0-1`, architecture };
   const control = controlOf(id, n + k);
@@ -163,7 +174,11 @@ export async function writeFixtureDebs(
 }
 
 /** A directory holding (hard links to) the first `n` debs of `source`, for `aptly repo add`. */
-export async function linkDebs(source: string, names: readonly string[], dir: string): Promise<void> {
+export async function linkDebs(
+  source: string,
+  names: readonly string[],
+  dir: string,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const name of names) await link(join(source, name), join(dir, name));
 }

@@ -11,6 +11,7 @@ import {
   type PublisherSettings,
 } from "@app/core/publish";
 import {
+  fileAttributes,
   type PackageRecord,
   type PackageRecordInput,
   packageId,
@@ -169,12 +170,7 @@ export async function startWorld(): Promise<World> {
         return toRecord({
           ...fields,
           ...(installed === undefined ? {} : { installed_size: Number(installed) }),
-          filename,
-          file_size: h.size,
-          md5_hash: h.md5,
-          sha1_hash: h.sha1,
-          sha256_hash: h.sha256,
-          sha512_hash: h.sha512,
+          ...fileAttributes(filename, h),
         });
       },
       stop,

@@ -5,7 +5,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { debHashes, writeDeb } from "@app/core/debian";
-import { packageId, poolPath, recordControl, recordToItem, toRecord } from "@app/core/record";
+import {
+  fileAttributes,
+  packageId,
+  poolPath,
+  recordControl,
+  recordToItem,
+  toRecord,
+} from "@app/core/record";
 import { type AptRoot, aptRoot, scratch } from "@app/core/testing";
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -20,13 +27,13 @@ const root = resolve(import.meta.dirname, "../../../..");
 const data = scratch("local-stack-");
 let ports: { port: number; dynamodb: number; lambda: number };
 let child: ChildProcess | undefined;
-let output = "";
+let output: () => string = () => "";
 let stack: StackFile;
 let apt: AptRoot;
 
-async function start(): Promise<void> {
-  output = "";
-  child = spawn(
+/** `npm start` on the test's ports and data directory, its output collected. */
+function spawnStack(): { process: ChildProcess; output: () => string } {
+  const proc = spawn(
     join(root, "node_modules/.bin/tsx"),
     [
       "packages/scripts/src/local/start.ts",
@@ -41,16 +48,24 @@ async function start(): Promise<void> {
     ],
     { cwd: root, env: { ...process.env, LOG_FORMAT: "json" }, stdio: ["ignore", "pipe", "pipe"] },
   );
-  child.stdout?.on("data", (c: Buffer) => {
-    output += c.toString();
+  let text = "";
+  proc.stdout?.on("data", (c: Buffer) => {
+    text += c.toString();
   });
-  child.stderr?.on("data", (c: Buffer) => {
-    output += c.toString();
+  proc.stderr?.on("data", (c: Buffer) => {
+    text += c.toString();
   });
-  await waitFor(async () => output.includes("Local repository ready"), {
+  return { process: proc, output: () => text };
+}
+
+async function start(): Promise<void> {
+  const spawned = spawnStack();
+  child = spawned.process;
+  output = spawned.output;
+  await waitFor(async () => output().includes("Local repository ready"), {
     timeoutMs: 180_000,
     what: "the local stack to start",
-    abort: () => (child?.exitCode !== null ? `it exited: ${output.slice(-2000)}` : undefined),
+    abort: () => (child?.exitCode !== null ? `it exited: ${output().slice(-2000)}` : undefined),
   });
   stack = v.parse(stackFileSchema, JSON.parse(readFileSync(join(data.dir, "stack.json"), "utf8")));
 }
@@ -121,12 +136,7 @@ async function writePackage(name: string, version: string) {
   await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: filename, Body: bytes }));
   const record = toRecord({
     ...fields,
-    filename,
-    file_size: h.size,
-    md5_hash: h.md5,
-    sha1_hash: h.sha1,
-    sha256_hash: h.sha256,
-    sha512_hash: h.sha512,
+    ...fileAttributes(filename, h),
   });
   await dynamo.send(
     new PutItemCommand({ TableName: stack.tables.packages, Item: recordToItem(record) }),
@@ -180,7 +190,7 @@ describe("npm start: the embedded local stage", () => {
       (await apt.versions("kiro-cli")).includes("1.0.0"),
     );
     await waitFor(
-      async () => output.includes("kiro#9.9#amd64") && output.includes("invalid record"),
+      async () => output().includes("kiro#9.9#amd64") && output().includes("invalid record"),
       {
         timeoutMs: 20_000,
         what: "the malformed item to be reported",
@@ -194,31 +204,10 @@ describe("npm start: the embedded local stage", () => {
     const release = async () => (await fetch(`${stack.repoUrl}/dists/stable/Release`)).text();
     const before = await release();
     // A second stack on the same ports must refuse to start.
-    const second = spawn(
-      join(root, "node_modules/.bin/tsx"),
-      [
-        "packages/scripts/src/local/start.ts",
-        "--port",
-        String(ports.port),
-        "--dynamodb-port",
-        String(ports.dynamodb),
-        "--lambda-port",
-        String(ports.lambda),
-        "--data-dir",
-        data.dir,
-      ],
-      { cwd: root, stdio: "pipe" },
-    );
-    let secondOutput = "";
-    second.stdout?.on("data", (c: Buffer) => {
-      secondOutput += c.toString();
-    });
-    second.stderr?.on("data", (c: Buffer) => {
-      secondOutput += c.toString();
-    });
-    const code = await new Promise<number | null>((r) => second.once("exit", r));
+    const second = spawnStack();
+    const code = await new Promise<number | null>((r) => second.process.once("exit", r));
     expect(code).not.toBe(0);
-    expect(secondOutput).toMatch(/busy/);
+    expect(second.output()).toMatch(/busy/);
 
     await stop();
     await start();
@@ -226,7 +215,7 @@ describe("npm start: the embedded local stage", () => {
     expect(await apt.versions("kiro-cli")).toEqual(["1.0.0"]);
     expect(await apt.versions("kiro-repo")).not.toEqual([]);
     expect(await release()).toBe(before); // no new generation on restart
-    expect(output).not.toContain('"msg":"published"');
+    expect(output()).not.toContain('"msg":"published"');
   });
 
   it("stops every child process, Java included, on SIGTERM", async () => {

@@ -1,0 +1,349 @@
+// Our publisher on the local stack (DynamoDB Local + s3rver on free ports): load N records,
+// a full rebuild, one-record publications (direct, and end to end through the stream poller),
+// with DynamoDB and S3 requests counted and the time split by dependency.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  DynamoStateStore,
+  ensureStateTable,
+  handleStreamBatch,
+  type ObjectStore,
+  Publisher,
+  type PublisherSettings,
+  type PublishReport,
+  type RecordSource,
+  S3ObjectStore,
+  type StateStore,
+} from "@app/core/publish";
+import { type PackageRecord, recordToItem } from "@app/core/record";
+import { type SigningKey, signRelease } from "@app/core/signing";
+import { createTableInput, PackageStore } from "@app/core/store";
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  UpdateTableCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import pino from "pino";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from "../local/dynamodb-local";
+import { freePort } from "../local/ports";
+import { localS3ClientConfig, startS3Local } from "../local/s3-local";
+import { startStreamPoller } from "../local/stream-poller";
+import { countDynamo, type DynamoCounts, Timeline, timed } from "./counters";
+import { extraRecord, fixtureRecord } from "./fixtures";
+import { median, onCleanup, progress } from "./proc";
+
+/** Milliseconds per part of an operation; `compute` is what no dependency call covered. */
+export type Split = Record<string, number>;
+
+export interface Sample {
+  readonly ms: number;
+  readonly split: Split;
+  readonly dynamo: DynamoCounts;
+  readonly s3: Record<string, number>;
+}
+
+export interface OursResult {
+  readonly n: number;
+  readonly loadMs: number;
+  readonly rebuild: Sample;
+  /** Index sizes after the rebuild (binary-amd64): bytes of Packages, .gz, .xz. */
+  readonly index: { readonly raw: number; readonly gz: number; readonly xz: number };
+  readonly publish: {
+    readonly samples: Sample[];
+    readonly medianMs: number;
+    /** The sample whose time is the median (its counts and split). */
+    readonly typical: Sample;
+  };
+  /** One `Architecture: all` record: it enters every architecture's index. */
+  readonly publishAll: Sample;
+  readonly e2e: {
+    readonly samplesMs: number[];
+    readonly medianMs: number;
+    readonly poller: { batchSize: number; batchWindowMs: number; pollIntervalMs: number };
+  };
+  /** Signing one Release (InRelease + Release.gpg), measured on its own. */
+  readonly signMs: number;
+}
+
+const BUCKET = "repo";
+const SUITE = "stable";
+const POLLER = { batchSize: 100, batchWindowMs: 50, pollIntervalMs: 100 } as const;
+const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
+
+function settingsFor(repoUrl: string): PublisherSettings {
+  return {
+    defaultSuite: SUITE,
+    defaultComponent: "main",
+    components: ["main"],
+    architectures: ["amd64", "arm64"],
+    origin: "Kiro",
+    label: "Kiro",
+    description: "Kiro packages (benchmark)",
+    byHashGraceMs: 3_600_000,
+    root: {
+      repoPackage: "kiro-repo",
+      repoCopyKey: "kiro-repo.deb",
+      repoUrl,
+      suite: SUITE,
+      components: ["main"],
+      keyring: "kiro-archive-keyring",
+      sourcesName: "kiro",
+      example: "kiro",
+    },
+  };
+}
+
+const SPLIT_CATEGORIES = ["dynamo records", "dynamo state", "s3 read", "s3 write"] as const;
+
+function splitOf(timeline: Timeline, totalMs: number): Split {
+  const split: Split = {};
+  for (const c of SPLIT_CATEGORIES) split[c] = round(timeline.covered([c]));
+  split["compute (splice, compress, hash, sign)"] = round(
+    Math.max(0, totalMs - timeline.covered([...SPLIT_CATEGORIES])),
+  );
+  return split;
+}
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** Loads records with BatchWriteItem: 25 per request, `parallel` requests in flight. */
+async function load(
+  client: DynamoDBClient,
+  table: string,
+  n: number,
+  parallel = 8,
+): Promise<number> {
+  const start = performance.now();
+  let next = 0;
+  let done = 0;
+  let reported = 0;
+  const worker = async () => {
+    for (;;) {
+      const from = next;
+      if (from >= n) return;
+      next = Math.min(n, from + 25);
+      let requests: Record<string, AttributeValue>[] = [];
+      for (let i = from; i < next; i++) requests.push(recordToItem(fixtureRecord(i)));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 20) throw new Error(`BatchWriteItem kept leaving items unprocessed`);
+        const out = await client.send(
+          new BatchWriteItemCommand({
+            RequestItems: { [table]: requests.map((Item) => ({ PutRequest: { Item } })) },
+          }),
+        );
+        requests = (out.UnprocessedItems?.[table] ?? []).flatMap((r) =>
+          r.PutRequest?.Item ? [r.PutRequest.Item] : [],
+        );
+        if (requests.length > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      }
+      done += 25;
+      if (done - reported >= 5000 && done < n) {
+        reported = done;
+        progress(`  loaded ${done}/${n} records`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return performance.now() - start;
+}
+
+async function createPackageTable(client: DynamoDBClient, table: string): Promise<void> {
+  // Created without its stream: loading N records should not queue N stream records for the
+  // poller. The stream is enabled before the end-to-end measurement.
+  const { StreamSpecification: _stream, ...input } = createTableInput(table);
+  await client.send(new CreateTableCommand(input));
+  await waitUntilTableExists({ client, maxWaitTime: 120 }, { TableName: table });
+}
+
+async function enableStream(client: DynamoDBClient, table: string): Promise<void> {
+  await client.send(
+    new UpdateTableCommand({
+      TableName: table,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
+    }),
+  );
+  for (let i = 0; i < 600; i++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (Table?.LatestStreamArn && Table.TableStatus === "ACTIVE") return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the stream of ${table} did not become active`);
+}
+
+/** The lines of the InRelease that name binary-amd64's uncompressed Packages (hash, size). */
+async function amd64Lines(s3: S3Client): Promise<string> {
+  const out = await s3.send(
+    new GetObjectCommand({ Bucket: BUCKET, Key: `dists/${SUITE}/InRelease` }),
+  );
+  const text = (await out.Body?.transformToString()) ?? "";
+  return text
+    .split("\n")
+    .filter((l) => l.endsWith(" main/binary-amd64/Packages"))
+    .join("\n");
+}
+
+function clearCounts(requests: Record<string, number>): void {
+  for (const key of Object.keys(requests)) delete requests[key];
+}
+
+export async function benchOurs(
+  n: number,
+  signingKeys: readonly SigningKey[],
+): Promise<OursResult> {
+  const work = await mkdtemp(join(tmpdir(), "bench-ours-"));
+  const removeWork = onCleanup(() => rm(work, { recursive: true, force: true }));
+  const ddb = await startDynamoDbLocal({ port: await freePort() });
+  const stopDdb = onCleanup(() => ddb.stop());
+  let stopS3: (() => Promise<void>) | undefined;
+  let stopPoller: (() => Promise<void>) | undefined;
+  try {
+    const s3local = await startS3Local({
+      port: await freePort(),
+      buckets: [BUCKET],
+      directory: join(work, "s3"),
+    });
+    stopS3 = onCleanup(() => s3local.stop());
+    const clientConfig = {
+      endpoint: ddb.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    };
+    const plain = new DynamoDBClient(clientConfig);
+    // The store retries itself (maxAttempts 1, as in runtime.ts); the state store's client
+    // keeps the SDK's retries. Both are counted.
+    const storeClient = new DynamoDBClient({ ...clientConfig, maxAttempts: 1 });
+    const stateClient = new DynamoDBClient({ ...clientConfig, maxAttempts: 4 });
+    const dynamo = countDynamo([storeClient, stateClient]);
+    const s3 = new S3Client(localS3ClientConfig(s3local.endpoint));
+    const tables = { packages: "packages", state: "publisher-state" };
+    await createPackageTable(plain, tables.packages);
+    await ensureStateTable(plain, tables.state);
+
+    progress(`  ours: loading ${n} records into DynamoDB Local (BatchWriteItem, 8 in flight)`);
+    const loadMs = await load(plain, tables.packages, n);
+    progress(`  ours: loaded ${n} records in ${(loadMs / 1000).toFixed(1)} s`);
+
+    const store = new PackageStore({ client: storeClient, tableName: tables.packages, logger });
+    const bucket = new S3ObjectStore(s3, BUCKET);
+    const timeline = new Timeline();
+    const settings = settingsFor(`${s3local.endpoint}/${BUCKET}`);
+    const publisher = new Publisher({
+      records: timed<RecordSource>(store, timeline, () => "dynamo records"),
+      state: timed<StateStore>(
+        new DynamoStateStore(stateClient, tables.state),
+        timeline,
+        () => "dynamo state",
+      ),
+      bucket: timed<ObjectStore>(bucket, timeline, (m) =>
+        ["get", "head", "list"].includes(m) ? "s3 read" : "s3 write",
+      ),
+      keys: signingKeys,
+      settings,
+      logger,
+    });
+    const reset = () => {
+      timeline.reset();
+      dynamo.reset();
+      clearCounts(bucket.requests);
+    };
+    const measure = async (work: () => Promise<PublishReport>): Promise<Sample> => {
+      reset();
+      const start = performance.now();
+      const report = await work();
+      const ms = performance.now() - start;
+      if (!report.published.includes(SUITE) || report.failed.length > 0) {
+        throw new Error(`publication did not publish ${SUITE}: ${JSON.stringify(report)}`);
+      }
+      return {
+        ms: round(ms),
+        split: splitOf(timeline, ms),
+        dynamo: structuredClone(dynamo.counts),
+        s3: { ...bucket.requests },
+      };
+    };
+
+    progress(`  ours: full rebuild of ${n} records`);
+    const rebuild = await measure(() => publisher.rebuild({ pool: false }));
+    progress(`  ours: rebuild took ${(rebuild.ms / 1000).toFixed(2)} s`);
+    const state = await new DynamoStateStore(plain, tables.state).loadSuite(SUITE);
+    const amd64 = state?.indexes[`${SUITE}/main/amd64`] ?? Object.values(state?.indexes ?? {})[0];
+    const index = { raw: amd64?.raw.size ?? 0, gz: amd64?.gz.size ?? 0, xz: amd64?.xz.size ?? 0 };
+
+    const publishOne = async (record: PackageRecord): Promise<Sample> => {
+      await store.put(record);
+      return measure(() =>
+        publisher.publishChanges([
+          { id: record.package_id, locations: [publisher.location(record)] },
+        ]),
+      );
+    };
+    const samples: Sample[] = [];
+    for (let k = 0; k < 5; k++) samples.push(await publishOne(extraRecord(n, k)));
+    const medianMs = median(samples.map((s) => s.ms));
+    const typical = samples.find((s) => s.ms === medianMs) ?? (samples[2] as Sample);
+    progress(`  ours: one-record publish median ${medianMs.toFixed(0)} ms`);
+    const publishAll = await publishOne(extraRecord(n, 10, "all"));
+
+    // End to end: put-item → stream → poller → handleStreamBatch → new InRelease.
+    await enableStream(plain, tables.packages);
+    const poller = startStreamPoller({
+      client: plain,
+      tableName: tables.packages,
+      handler: (event) => handleStreamBatch(publisher, event, settings, logger),
+      checkpointFile: join(work, "checkpoint.json"),
+      deadLetterFile: join(work, "dead-letters.jsonl"),
+      maxRetries: 3,
+      ...POLLER,
+      logger: { info: () => {}, warn: () => {}, error: (o, m) => logger.error(o, m) },
+    });
+    stopPoller = onCleanup(() => poller.stop());
+    await poller.idle();
+    const e2e: number[] = [];
+    for (let k = 20; k < 23; k++) {
+      const before = await amd64Lines(s3);
+      const record = extraRecord(n, k);
+      const start = performance.now();
+      await store.put(record);
+      for (;;) {
+        if ((await amd64Lines(s3)) !== before) break;
+        if (performance.now() - start > 120_000) {
+          throw new Error(`end to end: no new InRelease 120 s after putting ${record.package_id}`);
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      e2e.push(round(performance.now() - start));
+      await poller.idle();
+    }
+    progress(`  ours: end-to-end (stream poller) median ${median(e2e).toFixed(0)} ms`);
+
+    const release = state?.release ?? "";
+    const signs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      await signRelease(release, signingKeys, new Date());
+      signs.push(performance.now() - start);
+    }
+
+    return {
+      n,
+      loadMs: round(loadMs),
+      rebuild,
+      index,
+      publish: { samples, medianMs, typical },
+      publishAll,
+      e2e: { samplesMs: e2e, medianMs: median(e2e), poller: { ...POLLER } },
+      signMs: round(median(signs)),
+    };
+  } finally {
+    await stopPoller?.();
+    await stopS3?.();
+    await stopDdb();
+    await removeWork();
+  }
+}
