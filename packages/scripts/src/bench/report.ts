@@ -12,7 +12,7 @@ export interface BenchResults {
   finishedAt?: string;
   readonly environment: Record<string, string | number>;
   readonly options: { sizes: number[]; toolSizes: number[]; quick: boolean };
-  readonly debs?: { count: number; ms: number; perDebMs: number };
+  debs?: { count: number; ms: number; perDebMs: number };
   readonly ours: OursResult[];
   readonly aptly: AptlyResult[];
   readonly reprepro: RepreproResult[];
