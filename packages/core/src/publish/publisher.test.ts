@@ -305,4 +305,48 @@ describe("publisher (model)", () => {
     const dates = [first, last].map((t) => new Date(/^Date: (.*)$/m.exec(t)?.[1] ?? "").getTime());
     expect(dates[1]).toBeGreaterThan(dates[0] as number);
   });
+
+  it("keeps retired by-hash objects for the grace period, then deletes them", async () => {
+    const t0 = Date.now() + 60_000;
+    let now = new Date(t0);
+    const records = new MemoryRecords();
+    const bucket = new MemoryObjectStore();
+    const publisher = new Publisher({
+      records,
+      bucket,
+      state: new MemoryStateStore(),
+      keys,
+      settings: { ...settings, byHashGraceMs: 3_600_000 },
+      logger,
+      now: () => now,
+      lastModifiedGranularityMs: 0,
+    });
+    const byHash = () => [...bucket.objects.keys()].filter((k) => k.includes("/by-hash/")).sort();
+    await publisher.rebuild({ pool: false });
+    const first = byHash();
+    for (let i = 0; i < 3; i++) {
+      now = new Date(t0 + (i + 1) * 60_000);
+      const r = record("kiro", `1.${i}`, "amd64", 0, {});
+      records.items.set(r.package_id, r as unknown as Record<string, unknown>);
+      await publisher.publishChanges([{ id: r.package_id, locations: [] }]);
+    }
+    // Within the grace period every generation's files are still there.
+    for (const key of first) expect(bucket.objects.has(key), key).toBe(true);
+    const beforeSweep = byHash();
+    now = new Date(t0 + 2 * 3_600_000);
+    const r = record("kiro", "2.0", "amd64", 0, {});
+    records.items.set(r.package_id, r as unknown as Record<string, unknown>);
+    await publisher.publishChanges([{ id: r.package_id, locations: [] }]);
+    const after = byHash();
+    for (const key of first) expect(after.includes(key), key).toBe(false);
+    // What the current Release lists is always there.
+    const release = new TextDecoder().decode(bucket.objects.get("dists/stable/Release")?.body);
+    const listed = [...release.matchAll(/^ ([0-9a-f]{128}) +\d+ (\S+\.(gz|xz))$/gm)].map(
+      ([, hex, path]) =>
+        `dists/stable/${(path as string).replace(/Packages\.(gz|xz)$/, "")}by-hash/SHA512/${hex}`,
+    );
+    expect(listed.length).toBeGreaterThan(0);
+    for (const key of listed) expect(bucket.objects.has(key), key).toBe(true);
+    expect(after.length).toBeLessThan(beforeSweep.length + 4);
+  });
 });

@@ -251,6 +251,7 @@ export function renderReport(r: BenchResults): string {
       `      DynamoDB: ${dynamoSummary(p.dynamo)}`,
       `      S3: ${s3Summary(p.s3)}${sum(p.s3) > S3_REQUEST_LIMIT ? `  <-- FLAG: more than ${S3_REQUEST_LIMIT}` : ""}`,
       `    Architecture: all record: ${formatMs(o.publishAll.ms)}; S3 ${s3Summary(o.publishAll.s3)}${sum(o.publishAll.s3) > S3_REQUEST_LIMIT ? `  <-- FLAG: more than ${S3_REQUEST_LIMIT}` : ""}`,
+      `    back-to-back publish (same second as the previous InRelease): ${formatMs(o.backToBack.ms)}; split: ${splitSummary(o.backToBack.split)}`,
       `    end to end samples: ${o.e2e.samplesMs.map(formatMs).join(", ")} (poller: batch ${o.e2e.poller.batchSize}, window ${o.e2e.poller.batchWindowMs} ms, poll every ${o.e2e.poller.pollIntervalMs} ms)`,
       `    full rebuild: ${formatMs(o.rebuild.ms)}; split: ${splitSummary(o.rebuild.split)}`,
       `      DynamoDB: ${dynamoSummary(o.rebuild.dynamo)}; S3: ${s3Summary(o.rebuild.s3)}`,

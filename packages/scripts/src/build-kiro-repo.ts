@@ -1,0 +1,187 @@
+#!/usr/bin/env -S npx tsx
+// Records a new version of the setup package (kiro-repo) for a stage: a build record in the
+// package table. The publisher (the stream consumer) builds the .deb from it, uploads it to the
+// pool and pins its hashes; this script only writes DynamoDB. The .deb is built here too, in
+// memory, so a broken template fails now and not in the publisher.
+import { pathToFileURL } from "node:url";
+import { loadConfig } from "@app/core/config";
+import { readDeb, versionSchema } from "@app/core/debian";
+import { createLogger, type Logger } from "@app/core/log";
+import { buildRecordDeb } from "@app/core/publish";
+import { type PackageRecord, toRecord } from "@app/core/record";
+import { nextVersion, setupPackageRecord } from "@app/core/setup";
+import { exportKeyring, loadSigningKeys } from "@app/core/signing";
+import { PackageStore } from "@app/core/store";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { Resource } from "sst";
+import * as v from "valibot";
+import {
+  describeContent,
+  PROJECT_ROOT,
+  parseCommandLine,
+  runScript,
+  stageOf,
+  stepper,
+  UsageError,
+} from "./cli";
+
+const HELP = `Usage: sst shell --stage <stage> -- tsx packages/scripts/src/build-kiro-repo.ts [options]
+       npm run shell -- tsx packages/scripts/src/build-kiro-repo.ts [options]     (local stage)
+
+Records a new version of the setup package (kiro-repo) for the stage: validates the config,
+renders the package from config/packages/kiro-repo.yaml with the stage's repository URL and the
+public keys of the signing key, builds the .deb in memory as a check, and writes the build record
+to the package table. The publisher then builds, uploads and publishes the .deb.
+
+Options:
+  --version <v>  the Debian version to record (default: the newest recorded one, incremented)
+  --stage <s>    the stage whose config to use (default: the stage SST's links name)
+  --dry-run      validate and print the record it would write (contents summarised); write nothing
+  --help         this text
+
+Exit codes: 0 done, 1 a step failed (named on stderr), 2 bad usage.
+`;
+
+export const STEPS = [
+  "validate config",
+  "assemble record",
+  "build .deb (check)",
+  "write record",
+] as const;
+
+export interface BuildKiroRepoParams {
+  readonly root: string;
+  readonly stage: string;
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+  /** Armored private signing key(s): only their public keys go into the package. */
+  readonly signingKeys: string;
+  readonly version?: string;
+  readonly dryRun?: boolean;
+  /** The setup package's config name (default kiro-repo). */
+  readonly packageName?: string;
+  readonly logger: Logger;
+  readonly now?: Date;
+}
+
+/** What the record holds, as a person reads it: contents by path and size, never keys. */
+export function summariseRecord(record: PackageRecord): Record<string, unknown> {
+  return {
+    ...record,
+    contents: record.contents?.map((c) => ({ path: c.path, size: describeContent(c.content) })),
+    scripts:
+      record.scripts === undefined
+        ? undefined
+        : Object.fromEntries(
+            Object.entries(record.scripts).map(([name, text]) => [name, describeContent(text)]),
+          ),
+  };
+}
+
+export interface BuildKiroRepoResult {
+  readonly record: PackageRecord;
+  /** Size of the .deb built as a check. */
+  readonly debSize: number;
+  /** "dry-run" when nothing was written. */
+  readonly outcome: "created" | "unchanged" | "dry-run";
+}
+
+export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildKiroRepoResult> {
+  const { logger } = params;
+  const now = params.now ?? new Date();
+  const name = params.packageName ?? "kiro-repo";
+  const step = stepper(logger, STEPS);
+
+  const { pkg, stage } = await step("validate config", async () => {
+    const config = await loadConfig(params.root, params.stage, {
+      warn: (w) => logger.warn(w),
+    });
+    const pkg = config.packages.get(name);
+    if (pkg === undefined) throw new Error(`no package config named ${name} in config/packages`);
+    if (pkg.source.type !== "build") {
+      throw new Error(`${name} has source type ${pkg.source.type}, not build`);
+    }
+    if (params.version !== undefined) {
+      const version = v.safeParse(versionSchema, params.version);
+      if (!version.success) {
+        throw new Error(`--version ${params.version}: ${version.issues[0].message}`);
+      }
+    }
+    return { pkg, stage: config.stage };
+  });
+
+  const store = new PackageStore({ client: params.client, tableName: params.tableName, logger });
+  const record = await step("assemble record", async () => {
+    const keys = await loadSigningKeys(params.signingKeys, undefined, now);
+    const keyring = await exportKeyring(keys, now);
+    let version = params.version;
+    if (version === undefined) {
+      const existing = (await store.versionsOf(name)).map((r) => r.version);
+      version = nextVersion(existing);
+      logger.info(
+        `version ${version} (${existing.length === 0 ? "first version" : `after ${existing.length} recorded`})`,
+      );
+    }
+    return toRecord(
+      setupPackageRecord({
+        pkg,
+        stage,
+        keyring: Uint8Array.from(keyring.binary),
+        version,
+        now,
+      }),
+    );
+  });
+
+  const debSize = await step("build .deb (check)", () => {
+    const deb = buildRecordDeb(record);
+    // Read it back: what the publisher will upload must be a .deb dpkg can read.
+    const info = readDeb(deb, record.package_id);
+    const control = new Map(info.control.map((f) => [f.name, f.value]));
+    if (control.get("Package") !== record.package_name || control.get("Version") !== record.version) {
+      throw new Error(`the built .deb names ${control.get("Package")} ${control.get("Version")}`);
+    }
+    logger.info(`built ${record.package_id}: ${deb.length} bytes`);
+    return deb.length;
+  });
+
+  return step("write record", async () => {
+    if (params.dryRun) {
+      logger.info(
+        { record: summariseRecord(record) },
+        `dry run: would write ${record.package_id} to ${params.tableName}`,
+      );
+      return { record, debSize, outcome: "dry-run" as const };
+    }
+    const outcome = await store.put(record);
+    logger.info(
+      outcome === "created"
+        ? `recorded ${record.package_id} in ${params.tableName}; the publisher builds and publishes it`
+        : `${record.package_id} is already recorded with the same contents; nothing written`,
+    );
+    return { record, debSize, outcome };
+  });
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseCommandLine(argv, {
+    version: { type: "string" },
+    stage: { type: "string" },
+    "dry-run": { type: "boolean" },
+  });
+  if (args.version === "") throw new UsageError("--version needs a value");
+  const logger = createLogger("build-kiro-repo");
+  await buildKiroRepo({
+    root: PROJECT_ROOT,
+    stage: stageOf(args.stage),
+    client: new DynamoDBClient({ maxAttempts: 1 }),
+    tableName: Resource.Packages.name,
+    signingKeys: Resource.SigningKey.value,
+    ...(args.version === undefined ? {} : { version: args.version }),
+    dryRun: args["dry-run"] === true,
+    logger,
+  });
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) runScript(HELP, main);

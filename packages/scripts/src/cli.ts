@@ -1,0 +1,93 @@
+// What the operator scripts share: numbered steps that name themselves when they fail, the
+// project root, the stage from SST's links, and the exit-code convention (0 ok, 1 a step
+// failed, 2 bad usage).
+import { resolve } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { Logger } from "@app/core/log";
+import { Resource } from "sst";
+
+/** The repository root (config/ lives there), independent of the working directory. */
+export const PROJECT_ROOT = resolve(import.meta.dirname, "../../..");
+
+/** A step that failed: `step` is its name, as logged when it started. */
+export class StepError extends Error {
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super(`step "${step}" failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = "StepError";
+  }
+}
+
+/** Bad command-line usage (exit code 2, help shown). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Runs named steps in order, logging "step i/n: name"; a throw becomes a StepError. */
+export function stepper(logger: Logger, names: readonly string[]) {
+  return async function step<T>(name: string, run: () => Promise<T> | T): Promise<T> {
+    const index = names.indexOf(name);
+    if (index < 0) throw new Error(`unknown step ${name}`);
+    logger.info(`step ${index + 1}/${names.length}: ${name}`);
+    try {
+      return await run();
+    } catch (error) {
+      throw error instanceof StepError ? error : new StepError(name, error);
+    }
+  };
+}
+
+/** node:util parseArgs, strict, with its errors as UsageError. */
+export function parseCommandLine<O extends NonNullable<ParseArgsConfig["options"]>>(
+  argv: readonly string[],
+  options: O,
+) {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The stage: --stage, else the one SST's links name (sst shell and the local wrapper set it). */
+export function stageOf(explicit: string | undefined): string {
+  if (explicit !== undefined) return explicit;
+  if ("App" in Resource) return Resource.App.stage;
+  throw new UsageError("no stage: run through `sst shell` (or `npm run shell`) or pass --stage");
+}
+
+/**
+ * Runs a script's main and exits: 0 on success, 2 on bad usage (with the help text), 1 for a
+ * failed step (named) or anything else.
+ */
+export function runScript(
+  help: string,
+  main: (argv: readonly string[]) => Promise<number>,
+  argv: readonly string[] = process.argv.slice(2),
+): void {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(help);
+    process.exit(0);
+  }
+  main(argv).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      if (error instanceof UsageError) {
+        process.stderr.write(`${error.message}\n\n${help}`);
+        process.exit(2);
+      }
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+/** A bytes value as the summary a person reads: its length, never its content. */
+export function describeContent(content: string | Uint8Array): string {
+  const size = typeof content === "string" ? Buffer.byteLength(content) : content.length;
+  return `${size} bytes`;
+}
