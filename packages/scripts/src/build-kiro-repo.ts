@@ -138,7 +138,10 @@ export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildK
     // Read it back: what the publisher will upload must be a .deb dpkg can read.
     const info = readDeb(deb, record.package_id);
     const control = new Map(info.control.map((f) => [f.name, f.value]));
-    if (control.get("Package") !== record.package_name || control.get("Version") !== record.version) {
+    if (
+      control.get("Package") !== record.package_name ||
+      control.get("Version") !== record.version
+    ) {
       throw new Error(`the built .deb names ${control.get("Package")} ${control.get("Version")}`);
     }
     logger.info(`built ${record.package_id}: ${deb.length} bytes`);

@@ -2,7 +2,7 @@
 // project root, the stage from SST's links, and the exit-code convention (0 ok, 1 a step
 // failed, 2 bad usage).
 import { resolve } from "node:path";
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { Logger } from "@app/core/log";
 import { Resource } from "sst";
 

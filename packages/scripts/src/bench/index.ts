@@ -1,7 +1,7 @@
 // `npm run bench`: how our publisher compares with aptly and reprepro on the same packages.
 // A benchmark, not a test: it prints measurements and ratios, and fails only if it cannot run.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSigningKey, loadSigningKeys } from "@app/core/signing";
@@ -95,7 +95,8 @@ class UsageError extends Error {}
 async function toolVersion(command: string, args: string[]): Promise<string | undefined> {
   try {
     const out = await run(command, args);
-    return (out.stdout || out.stderr).trim().split("\n")[0];
+    const text = (out.stdout || out.stderr).trim();
+    return /\d+\.\d+[\w.+~-]*/.exec(text)?.[0] ?? text.split("\n")[0];
   } catch {
     return undefined;
   }
@@ -146,6 +147,7 @@ async function main(argv: readonly string[]): Promise<number> {
       node: process.version,
       aptly: aptlyVersion ?? "missing",
       reprepro: repreproVersion ?? "missing",
+      "load average at start": loadavg()[0]?.toFixed(2) ?? "?",
     },
     options: { sizes, toolSizes, quick: args.quick === true },
     ours: [],
@@ -222,6 +224,7 @@ async function main(argv: readonly string[]): Promise<number> {
       await save(); // partial results survive a later failure
     }
     results.finishedAt = new Date().toISOString();
+    results.environment["load average at end"] = loadavg()[0]?.toFixed(2) ?? "?";
     const file = await save();
     process.stdout.write(`${renderReport(results)}\n\nResults: ${file}\n`);
     return 0;

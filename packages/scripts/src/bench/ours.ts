@@ -179,8 +179,19 @@ async function enableStream(client: DynamoDBClient, table: string): Promise<void
   throw new Error(`the stream of ${table} did not become active`);
 }
 
-/** The lines of the InRelease that name binary-amd64's uncompressed Packages (hash, size). */
-async function amd64Lines(s3: S3Client): Promise<string> {
+/**
+ * The lines of the InRelease that name binary-amd64's uncompressed Packages (hash, size);
+ * undefined when the read failed (s3rver under load may drop a connection: poll again).
+ */
+async function amd64Lines(s3: S3Client): Promise<string | undefined> {
+  try {
+    return await readAmd64Lines(s3);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readAmd64Lines(s3: S3Client): Promise<string> {
   const out = await s3.send(
     new GetObjectCommand({ Bucket: BUCKET, Key: `dists/${SUITE}/InRelease` }),
   );
@@ -205,6 +216,7 @@ export async function benchOurs(
   const stopDdb = onCleanup(() => ddb.stop());
   let stopS3: (() => Promise<void>) | undefined;
   let stopPoller: (() => Promise<void>) | undefined;
+  let phase = "starting s3rver";
   try {
     const s3local = await startS3Local({
       port: await freePort(),
@@ -228,6 +240,7 @@ export async function benchOurs(
     await createPackageTable(plain, tables.packages);
     await ensureStateTable(plain, tables.state);
 
+    phase = "loading records";
     progress(`  ours: loading ${n} records into DynamoDB Local (BatchWriteItem, 8 in flight)`);
     const loadMs = await load(plain, tables.packages, n);
     progress(`  ours: loaded ${n} records in ${(loadMs / 1000).toFixed(1)} s`);
@@ -281,6 +294,7 @@ export async function benchOurs(
       };
     };
 
+    phase = "full rebuild";
     progress(`  ours: full rebuild of ${n} records`);
     const rebuild = await measure(() => publisher.rebuild({ pool: false }));
     progress(`  ours: rebuild took ${(rebuild.ms / 1000).toFixed(2)} s`);
@@ -297,6 +311,7 @@ export async function benchOurs(
         ]),
       );
     };
+    phase = "one-record publications";
     const samples: Sample[] = [];
     for (let k = 0; k < 5; k++) samples.push(await publishOne(extraRecord(n, k)));
     const medianMs = median(samples.map((s) => s.ms));
@@ -305,6 +320,7 @@ export async function benchOurs(
     const publishAll = await publishOne(extraRecord(n, 10, "all"));
     const backToBack = await publishOne(extraRecord(n, 11), false);
 
+    phase = "end to end through the stream poller";
     // End to end: put-item → stream → poller → handleStreamBatch → new InRelease.
     await enableStream(plain, tables.packages);
     const poller = startStreamPoller({
@@ -322,12 +338,13 @@ export async function benchOurs(
     const e2e: number[] = [];
     for (let k = 20; k < 23; k++) {
       await settle();
-      const before = await amd64Lines(s3);
+      const before = await readAmd64Lines(s3);
       const record = extraRecord(n, k);
       const start = performance.now();
       await store.put(record);
       for (;;) {
-        if ((await amd64Lines(s3)) !== before) break;
+        const now = await amd64Lines(s3);
+        if (now !== undefined && now !== before) break;
         if (performance.now() - start > 120_000) {
           throw new Error(`end to end: no new InRelease 120 s after putting ${record.package_id}`);
         }
@@ -358,6 +375,8 @@ export async function benchOurs(
       e2e: { samplesMs: e2e, medianMs: median(e2e), poller: { ...POLLER } },
       signMs: round(median(signs)),
     };
+  } catch (error) {
+    throw new Error(`ours at N=${n}, ${phase}: ${(error as Error).message}`, { cause: error });
   } finally {
     await stopPoller?.();
     await stopS3?.();
