@@ -47,10 +47,10 @@ const text = (entries: readonly Entry[]) =>
     .join("");
 
 describe("chunked index", () => {
-  it("compresses to the sorted stanzas, readable as gzip and xz", () => {
-    fc.assert(
-      fc.property(entriesArb, (entries) => {
-        const files = buildIndex(entries);
+  it("compresses to the sorted stanzas, readable as gzip and xz", async () => {
+    await fc.assert(
+      fc.asyncProperty(entriesArb, async (entries) => {
+        const files = await buildIndex(entries);
         const expected = text(entries);
         expect(gunzipSync(files.gz).toString()).toBe(expected);
         expect(lzma.decompressSync(files.xz).toString()).toBe(expected);
@@ -62,15 +62,15 @@ describe("chunked index", () => {
     );
   });
 
-  it("an incremental update gives the bytes of a full rebuild", () => {
-    fc.assert(
-      fc.property(
+  it("an incremental update gives the bytes of a full rebuild", async () => {
+    await fc.assert(
+      fc.asyncProperty(
         entriesArb,
         fc.array(fc.tuple(fc.nat(), fc.option(entryArb, { nil: null }), fc.boolean()), {
           maxLength: 12,
         }),
-        (entries, ops) => {
-          const previous = buildIndex(entries);
+        async (entries, ops) => {
+          const previous = await buildIndex(entries);
           const changes = new Map<string, Entry | null>();
           for (const [n, entry, remove] of ops) {
             const existing = entries[n % Math.max(entries.length, 1)];
@@ -84,8 +84,8 @@ describe("chunked index", () => {
             }
           }
           const after = apply(entries, changes);
-          const full = buildIndex(after);
-          const incremental = updateIndex(previous, changes);
+          const full = await buildIndex(after);
+          const incremental = await updateIndex(previous, changes);
           if (incremental === undefined) {
             expect(text(after)).toBe(text(entries));
           } else {
@@ -99,7 +99,7 @@ describe("chunked index", () => {
     );
   });
 
-  it("recompresses only the chunks a change touches", () => {
+  it("recompresses only the chunks a change touches", async () => {
     const entries = Array.from({ length: 2000 }, (_, i): Entry => {
       const name = `pkg${String(i).padStart(5, "0")}`;
       return {
@@ -110,9 +110,9 @@ describe("chunked index", () => {
         stanza: `Package: ${name}\nVersion: 1.0\nArchitecture: amd64\n`,
       };
     });
-    const previous = buildIndex(entries);
+    const previous = await buildIndex(entries);
     const target = entries[1000] as Entry;
-    const next = updateIndex(
+    const next = await updateIndex(
       previous,
       new Map([[target.id, { ...target, stanza: `${target.stanza}X-New: 1\n` }]]),
     );
@@ -127,10 +127,10 @@ describe("chunked index", () => {
     expect(previous.manifest.chunks.length).toBeGreaterThan(10);
   });
 
-  it("an empty index is a valid empty gzip and xz file", () => {
-    const files = buildIndex([]);
+  it("an empty index is a valid empty gzip and xz file", async () => {
+    const files = await buildIndex([]);
     expect(gunzipSync(files.gz).length).toBe(0);
     expect(lzma.decompressSync(files.xz).length).toBe(0);
-    expect(updateIndex(files, new Map([["a#1#amd64", null]]))).toBeUndefined();
+    expect(await updateIndex(files, new Map([["a#1#amd64", null]]))).toBeUndefined();
   });
 });

@@ -8,7 +8,14 @@
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import * as v from "valibot";
-import { concatBytes, gzip, joinXzParts, type XzPart, xzPart } from "../debian/compress";
+import {
+  concatBytes,
+  gzip,
+  joinXzParts,
+  type XzPart,
+  xzPart,
+  xzPartAsync,
+} from "../debian/compress";
 import { compareStanzaKeys } from "../debian/stanza";
 
 /** Average number of stanzas per chunk. */
@@ -88,14 +95,51 @@ export type Manifest = v.InferOutput<typeof manifestSchema>;
 export interface IndexFiles {
   readonly gz: Uint8Array;
   readonly xz: Uint8Array;
+  /** Size, SHA-256 and SHA-512 of the two files, as the Release lists them. */
+  readonly gzHash: FileDigest;
+  readonly xzHash: FileDigest;
   /**
    * Size and hashes of the uncompressed Packages. apt only fetches an index whose uncompressed
    * name the Release lists (it then takes a compressed variant), so the Release lists them,
    * though the uncompressed file itself is never uploaded.
    */
-  readonly raw: { readonly size: number; readonly sha256: string; readonly sha512: string };
+  readonly raw: FileDigest;
   readonly manifest: Manifest;
 }
+
+export interface FileDigest {
+  readonly size: number;
+  readonly sha256: string;
+  readonly sha512: string;
+}
+
+function digest(bytes: Uint8Array): FileDigest {
+  return {
+    size: bytes.length,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    sha512: createHash("sha512").update(bytes).digest("hex"),
+  };
+}
+
+/** Maps with at most `limit` calls in flight (the native compressor runs on libuv's pool). */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const PARALLEL_CHUNKS = 4;
 
 interface CompressedChunk {
   readonly meta: ChunkMeta;
@@ -115,12 +159,12 @@ function chunkText(entries: readonly Entry[]): string {
   return text;
 }
 
-function compressChunk(entries: readonly Entry[]): CompressedChunk {
+async function compressChunk(entries: readonly Entry[]): Promise<CompressedChunk> {
   const first = entries[0];
   if (first === undefined) throw new Error("empty chunk");
   const raw = encoder.encode(chunkText(entries));
   const gz = gzip(raw);
-  const xz = xzPart(raw);
+  const xz = await xzPartAsync(raw);
   return {
     gz,
     xz,
@@ -148,9 +192,13 @@ function assemble(chunks: readonly CompressedChunk[]): IndexFiles {
     sha512.update(raw);
     size += raw.length;
   }
+  const gz = concatBytes(chunks.length === 0 ? [gzip(new Uint8Array(0))] : chunks.map((c) => c.gz));
+  const xz = joinXzParts(chunks.map((c) => c.xz));
   return {
-    gz: concatBytes(chunks.length === 0 ? [gzip(new Uint8Array(0))] : chunks.map((c) => c.gz)),
-    xz: joinXzParts(chunks.map((c) => c.xz)),
+    gz,
+    xz,
+    gzHash: digest(gz),
+    xzHash: digest(xz),
     raw: { size, sha256: sha256.digest("hex"), sha512: sha512.digest("hex") },
     manifest: { xzCheck, chunks: chunks.map((c) => c.meta) },
   };
@@ -159,9 +207,9 @@ function assemble(chunks: readonly CompressedChunk[]): IndexFiles {
 const EMPTY_XZ_CHECK = xzPart(new Uint8Array(0)).check;
 
 /** The whole index of these entries (any order): what a full rebuild writes. */
-export function buildIndex(entries: readonly Entry[]): IndexFiles {
+export async function buildIndex(entries: readonly Entry[]): Promise<IndexFiles> {
   const sorted = [...entries].sort(compareKeys);
-  return assemble(chunkEntries(sorted).map(compressChunk));
+  return assemble(await mapLimit(chunkEntries(sorted), PARALLEL_CHUNKS, compressChunk));
 }
 
 /** Parses the entries of a chunk's text (the stanzas of a Packages file). */
@@ -198,7 +246,10 @@ export type Changes = ReadonlyMap<string, Entry | null>;
  * they touch (and each one's predecessor, whose tail may absorb a removed boundary).
  * Returns undefined when nothing changes.
  */
-export function updateIndex(previous: PreviousIndex, changes: Changes): IndexFiles | undefined {
+export async function updateIndex(
+  previous: PreviousIndex,
+  changes: Changes,
+): Promise<IndexFiles | undefined> {
   const metas = previous.manifest.chunks;
   const gzAt: number[] = [];
   const xzAt: number[] = [];
@@ -273,7 +324,7 @@ export function updateIndex(previous: PreviousIndex, changes: Changes): IndexFil
     touched.add(at);
     if (at > 0) touched.add(at - 1);
   }
-  const result: CompressedChunk[] = [];
+  const result: (CompressedChunk | Promise<CompressedChunk>)[] = [];
   let i = 0;
   while (i < Math.max(metas.length, 1)) {
     if (!touched.has(i)) {
@@ -303,7 +354,7 @@ export function updateIndex(previous: PreviousIndex, changes: Changes): IndexFil
       result.push(same === undefined ? compressChunk(chunk) : old(same));
     }
   }
-  return assemble(result);
+  return assemble(await Promise.all(result));
 }
 
 /** The old chunk in [from, to) that this new chunk equals, if no change touched it. */

@@ -38,7 +38,8 @@ import type { FileHash, IndexState, Retired, StateStore, SuiteCommit, SuiteState
 /** What the publisher needs of the package table (PackageStore provides it). */
 export interface RecordSource {
   getMany(ids: readonly string[]): Promise<Map<string, RecordResult | undefined>>;
-  scan(): AsyncIterable<RecordResult>;
+  /** Every item; `segments` > 1 scans in parallel (PackageStore does). */
+  scan(options?: { segments?: number }): AsyncIterable<RecordResult>;
   versionsOf(name: string): Promise<PackageRecord[]>;
   pinFile(
     id: string,
@@ -91,6 +92,8 @@ export interface PublishReport {
 }
 
 const MAX_ATTEMPTS = 8;
+/** Parallel segments of a rebuild's table scan. */
+const SCAN_SEGMENTS = 4;
 const ID_ARCH = (id: string): string => id.split("#")[2] ?? "";
 
 export class ConflictError extends Error {
@@ -233,7 +236,7 @@ export class Publisher {
       const previous = state.indexes[key];
       let next: IndexFiles | undefined;
       if (previous === undefined) {
-        next = buildIndex([...change.values()].filter((e): e is Entry => e !== null));
+        next = await buildIndex([...change.values()].filter((e): e is Entry => e !== null));
       } else {
         const manifest = manifests.get(key);
         const dir = `${distDir(suite)}/${indexRelDir(parseIndexKey(key))}`;
@@ -248,7 +251,7 @@ export class Publisher {
           );
           return "rebuild";
         }
-        next = updateIndex({ gz, xz, manifest }, change);
+        next = await updateIndex({ gz, xz, manifest }, change);
       }
       if (next === undefined) continue;
       files.set(key, next);
@@ -502,7 +505,7 @@ export class Publisher {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const attemptReport = emptyReport();
       const valid: PackageRecord[] = [];
-      for await (const result of this.deps.records.scan()) {
+      for await (const result of this.deps.records.scan({ segments: SCAN_SEGMENTS })) {
         if (result.ok) valid.push(result.record);
         else attemptReport.invalid.push({ key: result.key, issues: result.issues });
       }
@@ -564,7 +567,7 @@ export class Publisher {
         for (const component of components) {
           for (const architecture of archs) {
             const key = indexKey({ suite, component, architecture });
-            const built = buildIndex(
+            const built = await buildIndex(
               members
                 .filter(
                   (m) =>
@@ -714,12 +717,10 @@ function merge(report: MutableReport, attempt: MutableReport, attempts: number):
 export const byHashKey = (dir: string, sha512: string): string => `${dir}/by-hash/SHA512/${sha512}`;
 
 function indexState(files: IndexFiles): IndexState {
-  const gz = debHashes(files.gz);
-  const xz = debHashes(files.xz);
   return {
     raw: files.raw,
-    gz: { size: gz.size, sha256: gz.sha256, sha512: gz.sha512 },
-    xz: { size: xz.size, sha256: xz.sha256, sha512: xz.sha512 },
+    gz: files.gzHash,
+    xz: files.xzHash,
     own: files.manifest.chunks.reduce((n, c) => n + c.own, 0),
   };
 }

@@ -23,7 +23,7 @@ reprepro (includedeb + export; then includedeb 1 + export). Prints a table, the 
 targets, and writes the results as JSON to DIR/results-<timestamp>.json.
 
   --sizes LIST    sizes to measure (default 1000,10000,50000)
-  --quick         sizes 1000,10000 (about 5 minutes on 2 cores)
+  --quick         sizes 1000,10000 (2-3 minutes on 2 cores; the full run takes about 11)
   --tools-max N   run aptly and reprepro only up to N packages (default: every size)
   --out DIR       where the JSON goes (default .local/bench in the repository)
   --help          this text
@@ -234,8 +234,13 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `on`, not `once`: tsx relays a signal it got itself to this process a second time, and its
+// own hidden handler exits at once when no listener is left, before the cleanup is done.
+let interrupted = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
     progress(`${signal}: stopping the servers and removing temporary files`);
     void cleanupAll().finally(() => process.exit(130));
   });
@@ -245,6 +250,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   async (error: unknown) => {
     await cleanupAll();
+    if (interrupted) return; // the signal handler exits once cleaned up
     process.stderr.write(`bench: could not run: ${(error as Error).stack ?? String(error)}\n`);
     process.exit(1);
   },

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import {
   DynamoStateStore,
   ensureStateTable,
-  handleStreamBatch,
   type ObjectStore,
   Publisher,
   type PublisherSettings,
@@ -16,27 +15,20 @@ import {
   S3ObjectStore,
   type StateStore,
 } from "@app/core/publish";
-import { type PackageRecord, recordToItem } from "@app/core/record";
+import type { PackageRecord } from "@app/core/record";
 import { type SigningKey, signRelease } from "@app/core/signing";
-import { createTableInput, PackageStore } from "@app/core/store";
-import {
-  type AttributeValue,
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  UpdateTableCommand,
-  waitUntilTableExists,
-} from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PackageStore } from "@app/core/store";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from "../local/dynamodb-local";
 import { freePort } from "../local/ports";
 import { localS3ClientConfig, startS3Local } from "../local/s3-local";
-import { startStreamPoller } from "../local/stream-poller";
 import { countDynamo, type DynamoCounts, Timeline, timed } from "./counters";
-import { extraRecord, fixtureRecord } from "./fixtures";
-import { median, onCleanup, progress } from "./proc";
+import { type EndToEnd, measureEndToEnd } from "./e2e";
+import { extraRecord } from "./fixtures";
+import { median, onCleanup, progress, round } from "./proc";
+import { createPackageTable, loadFixtures } from "./table";
 
 /** Milliseconds per part of an operation; `compute` is what no dependency call covered. */
 export type Split = Record<string, number>;
@@ -64,11 +56,7 @@ export interface OursResult {
   readonly publishAll: Sample;
   /** One publication right after another: it waits for the next second of Last-Modified. */
   readonly backToBack: Sample;
-  readonly e2e: {
-    readonly samplesMs: number[];
-    readonly medianMs: number;
-    readonly poller: { batchSize: number; batchWindowMs: number; pollIntervalMs: number };
-  };
+  readonly e2e: EndToEnd;
   /** Signing one Release (InRelease + Release.gpg), measured on its own. */
   readonly signMs: number;
 }
@@ -76,7 +64,6 @@ export interface OursResult {
 const BUCKET = "repo";
 const SUITE = "stable";
 const SETTLE_MS = 1100;
-const POLLER = { batchSize: 100, batchWindowMs: 50, pollIntervalMs: 100 } as const;
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "silent" });
 
 function settingsFor(repoUrl: string): PublisherSettings {
@@ -113,95 +100,6 @@ function splitOf(timeline: Timeline, totalMs: number): Split {
   return split;
 }
 
-const round = (ms: number): number => Math.round(ms * 10) / 10;
-
-/** Loads records with BatchWriteItem: 25 per request, `parallel` requests in flight. */
-async function load(
-  client: DynamoDBClient,
-  table: string,
-  n: number,
-  parallel = 8,
-): Promise<number> {
-  const start = performance.now();
-  let next = 0;
-  let done = 0;
-  let reported = 0;
-  const worker = async () => {
-    for (;;) {
-      const from = next;
-      if (from >= n) return;
-      next = Math.min(n, from + 25);
-      let requests: Record<string, AttributeValue>[] = [];
-      for (let i = from; i < next; i++) requests.push(recordToItem(fixtureRecord(i)));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 20) throw new Error(`BatchWriteItem kept leaving items unprocessed`);
-        const out = await client.send(
-          new BatchWriteItemCommand({
-            RequestItems: { [table]: requests.map((Item) => ({ PutRequest: { Item } })) },
-          }),
-        );
-        requests = (out.UnprocessedItems?.[table] ?? []).flatMap((r) =>
-          r.PutRequest?.Item ? [r.PutRequest.Item] : [],
-        );
-        if (requests.length > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-      }
-      done += 25;
-      if (done - reported >= 5000 && done < n) {
-        reported = done;
-        progress(`  loaded ${done}/${n} records`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, worker));
-  return performance.now() - start;
-}
-
-async function createPackageTable(client: DynamoDBClient, table: string): Promise<void> {
-  // Created without its stream: loading N records should not queue N stream records for the
-  // poller. The stream is enabled before the end-to-end measurement.
-  const { StreamSpecification: _stream, ...input } = createTableInput(table);
-  await client.send(new CreateTableCommand(input));
-  await waitUntilTableExists({ client, maxWaitTime: 120 }, { TableName: table });
-}
-
-async function enableStream(client: DynamoDBClient, table: string): Promise<void> {
-  await client.send(
-    new UpdateTableCommand({
-      TableName: table,
-      StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" },
-    }),
-  );
-  for (let i = 0; i < 600; i++) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
-    if (Table?.LatestStreamArn && Table.TableStatus === "ACTIVE") return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the stream of ${table} did not become active`);
-}
-
-/**
- * The lines of the InRelease that name binary-amd64's uncompressed Packages (hash, size);
- * undefined when the read failed (s3rver under load may drop a connection: poll again).
- */
-async function amd64Lines(s3: S3Client): Promise<string | undefined> {
-  try {
-    return await readAmd64Lines(s3);
-  } catch {
-    return undefined;
-  }
-}
-
-async function readAmd64Lines(s3: S3Client): Promise<string> {
-  const out = await s3.send(
-    new GetObjectCommand({ Bucket: BUCKET, Key: `dists/${SUITE}/InRelease` }),
-  );
-  const text = (await out.Body?.transformToString()) ?? "";
-  return text
-    .split("\n")
-    .filter((l) => l.endsWith(" main/binary-amd64/Packages"))
-    .join("\n");
-}
-
 function clearCounts(requests: Record<string, number>): void {
   for (const key of Object.keys(requests)) delete requests[key];
 }
@@ -215,7 +113,6 @@ export async function benchOurs(
   const ddb = await startDynamoDbLocal({ port: await freePort() });
   const stopDdb = onCleanup(() => ddb.stop());
   let stopS3: (() => Promise<void>) | undefined;
-  let stopPoller: (() => Promise<void>) | undefined;
   let phase = "starting s3rver";
   try {
     const s3local = await startS3Local({
@@ -242,7 +139,7 @@ export async function benchOurs(
 
     phase = "loading records";
     progress(`  ours: loading ${n} records into DynamoDB Local (BatchWriteItem, 8 in flight)`);
-    const loadMs = await load(plain, tables.packages, n);
+    const loadMs = await loadFixtures(plain, tables.packages, n);
     progress(`  ours: loaded ${n} records in ${(loadMs / 1000).toFixed(1)} s`);
 
     const store = new PackageStore({ client: storeClient, tableName: tables.packages, logger });
@@ -321,40 +218,23 @@ export async function benchOurs(
     const backToBack = await publishOne(extraRecord(n, 11), false);
 
     phase = "end to end through the stream poller";
-    // End to end: put-item → stream → poller → handleStreamBatch → new InRelease.
-    await enableStream(plain, tables.packages);
-    const poller = startStreamPoller({
+    const e2e = await measureEndToEnd({
       client: plain,
-      tableName: tables.packages,
-      handler: (event) => handleStreamBatch(publisher, event, settings, logger),
-      checkpointFile: join(work, "checkpoint.json"),
-      deadLetterFile: join(work, "dead-letters.jsonl"),
-      maxRetries: 3,
-      ...POLLER,
-      logger: { info: () => {}, warn: () => {}, error: (o, m) => logger.error(o, m) },
+      table: tables.packages,
+      publisher,
+      settings,
+      store,
+      s3,
+      bucket: BUCKET,
+      work,
+      n,
+      settle,
+      seen: (at) => {
+        lastEnd = at;
+      },
+      logger,
     });
-    stopPoller = onCleanup(() => poller.stop());
-    await poller.idle();
-    const e2e: number[] = [];
-    for (let k = 20; k < 23; k++) {
-      await settle();
-      const before = await readAmd64Lines(s3);
-      const record = extraRecord(n, k);
-      const start = performance.now();
-      await store.put(record);
-      for (;;) {
-        const now = await amd64Lines(s3);
-        if (now !== undefined && now !== before) break;
-        if (performance.now() - start > 120_000) {
-          throw new Error(`end to end: no new InRelease 120 s after putting ${record.package_id}`);
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      lastEnd = performance.now();
-      e2e.push(round(lastEnd - start));
-      await poller.idle();
-    }
-    progress(`  ours: end-to-end (stream poller) median ${median(e2e).toFixed(0)} ms`);
+    progress(`  ours: end-to-end (stream poller) median ${e2e.medianMs.toFixed(0)} ms`);
 
     const release = state?.release ?? "";
     const signs: number[] = [];
@@ -372,13 +252,12 @@ export async function benchOurs(
       publish: { samples, medianMs, typical },
       publishAll,
       backToBack,
-      e2e: { samplesMs: e2e, medianMs: median(e2e), poller: { ...POLLER } },
+      e2e,
       signMs: round(median(signs)),
     };
   } catch (error) {
     throw new Error(`ours at N=${n}, ${phase}: ${(error as Error).message}`, { cause: error });
   } finally {
-    await stopPoller?.();
     await stopS3?.();
     await stopDdb();
     await removeWork();

@@ -57,6 +57,9 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** Milliseconds to one decimal. */
+export const round = (ms: number): number => Math.round(ms * 10) / 10;
+
 /** Progress on stderr, so stdout stays the report. */
 export function progress(message: string): void {
   const t = new Date().toISOString().slice(11, 19);
@@ -64,6 +67,7 @@ export function progress(message: string): void {
 }
 
 const cleanups = new Set<() => Promise<void>>();
+const running = new Set<Promise<void>>();
 
 /**
  * Registers something to undo (a server to stop, a directory to remove) if the benchmark is
@@ -73,16 +77,22 @@ export function onCleanup(undo: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   const once = (): Promise<void> => {
     cleanups.delete(once);
-    done ??= undo().catch((error: unknown) => {
-      process.stderr.write(`cleanup failed: ${(error as Error).message}\n`);
-    });
+    if (done === undefined) {
+      done = undo().catch((error: unknown) => {
+        process.stderr.write(`cleanup failed: ${(error as Error).message}\n`);
+      });
+      const settled = done;
+      running.add(settled);
+      void settled.finally(() => running.delete(settled));
+    }
     return done;
   };
   cleanups.add(once);
   return once;
 }
 
-/** Runs every registered cleanup, newest first. */
+/** Runs every registered cleanup, newest first, and waits for those already under way. */
 export async function cleanupAll(): Promise<void> {
   for (const undo of [...cleanups].reverse()) await undo();
+  await Promise.all([...running]);
 }

@@ -115,7 +115,7 @@ export function evaluateTargets(r: BenchResults): Target[] {
       value: growth,
       goal: "DynamoDB reads constant; time grows only with index hashing/writing",
       met: constantRequests,
-      detail: `DynamoDB read requests/items per publish: ${reads.map((x) => `${x.requests}/${x.items}`).join(", ")}; read capacity units (DynamoDB Local's ConsumedCapacity): ${reads.map((x) => x.rcu).join(", ")}; compute part: ${sizes.map((o) => formatMs(o.publish.typical.split["compute (splice, compress, hash, sign)"])).join(", ")}`,
+      detail: `DynamoDB read requests/items per publish: ${reads.map((x) => `${x.requests}/${x.items}`).join(", ")}; read capacity units (DynamoDB Local's ConsumedCapacity): ${reads.map((x) => x.rcu).join(", ")}; where the time goes (s3 read / s3 write / compute): ${sizes.map((o) => `${fmtN(o.n)}: ${formatMs(o.publish.typical.split["s3 read"])} / ${formatMs(o.publish.typical.split["s3 write"])} / ${formatMs(o.publish.typical.split["compute (splice, compress, hash, sign)"])}`).join("; ")}`,
     });
   }
 
@@ -126,6 +126,7 @@ export function evaluateTargets(r: BenchResults): Target[] {
       value: `${ratio.toFixed(3)} (${formatMs(o10.rebuild.ms)} / ${formatMs(a10.fullMs)})`,
       goal: "<= 1.0",
       met: ratio <= 1,
+      detail: `our rebuild: ${splitSummary(o10.rebuild.split)}`,
     });
   } else {
     targets.push({
@@ -252,7 +253,7 @@ export function renderReport(r: BenchResults): string {
       `      S3: ${s3Summary(p.s3)}${sum(p.s3) > S3_REQUEST_LIMIT ? `  <-- FLAG: more than ${S3_REQUEST_LIMIT}` : ""}`,
       `    Architecture: all record: ${formatMs(o.publishAll.ms)}; S3 ${s3Summary(o.publishAll.s3)}${sum(o.publishAll.s3) > S3_REQUEST_LIMIT ? `  <-- FLAG: more than ${S3_REQUEST_LIMIT}` : ""}`,
       `    back-to-back publish (same second as the previous InRelease): ${formatMs(o.backToBack.ms)}; split: ${splitSummary(o.backToBack.split)}`,
-      `    end to end samples: ${o.e2e.samplesMs.map(formatMs).join(", ")} (poller: batch ${o.e2e.poller.batchSize}, window ${o.e2e.poller.batchWindowMs} ms, poll every ${o.e2e.poller.pollIntervalMs} ms)`,
+      `    end to end samples: ${o.e2e.samplesMs.map(formatMs).join(", ")}; of which put -> handler start: ${o.e2e.parts.map((p) => formatMs(p.deliveryMs)).join(", ")}; handler: ${o.e2e.parts.map((p) => formatMs(p.handlerMs)).join(", ")} (poller: batch ${o.e2e.poller.batchSize}, window ${o.e2e.poller.batchWindowMs} ms, poll every ${o.e2e.poller.pollIntervalMs} ms)`,
       `    full rebuild: ${formatMs(o.rebuild.ms)}; split: ${splitSummary(o.rebuild.split)}`,
       `      DynamoDB: ${dynamoSummary(o.rebuild.dynamo)}; S3: ${s3Summary(o.rebuild.s3)}`,
     );
