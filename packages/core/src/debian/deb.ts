@@ -5,7 +5,16 @@
 // between them and anything after data.tar is ignored, as dpkg does. Everything is synchronous:
 // every codec we use (node:zlib, @napi-rs/lzma) has a sync form.
 import { createHash } from "node:crypto";
-import { constants, gunzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import * as zlib from "node:zlib";
+
+// zstd is in node:zlib from Node 22.15 (the project's runtime); looked up at use, so the
+// module still loads on an older Node that never meets a zstd member.
+function zstd(): Pick<typeof zlib, "zstdCompressSync" | "zstdDecompressSync"> {
+  if (typeof zlib.zstdDecompressSync !== "function") {
+    throw new Error(`zstd needs Node 22.15 or newer (this is ${process.version})`);
+  }
+  return zlib;
+}
 import { lzma, xz as lzmaXz } from "@napi-rs/lzma";
 import * as v from "valibot";
 import { readAr, writeAr } from "./ar";
@@ -131,13 +140,13 @@ function decompress(codec: Codec, data: Uint8Array, source: string): Uint8Array 
       case "none":
         return data;
       case "gzip":
-        return gunzipSync(data);
+        return zlib.gunzipSync(data);
       case "xz":
         return lzmaXz.decompressSync(data);
       case "lzma":
         return lzma.decompressSync(data);
       case "zstd":
-        return zstdDecompressSync(data);
+        return zstd().zstdDecompressSync(data);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -386,10 +395,10 @@ function compress(compression: DebCompression, data: Uint8Array): Uint8Array {
       return xz(data);
     case "zstd":
       // Level 19 with a content checksum; single-threaded zstd output is deterministic.
-      return zstdCompressSync(data, {
+      return zstd().zstdCompressSync(data, {
         params: {
-          [constants.ZSTD_c_compressionLevel]: 19,
-          [constants.ZSTD_c_checksumFlag]: 1,
+          [zlib.constants.ZSTD_c_compressionLevel]: 19,
+          [zlib.constants.ZSTD_c_checksumFlag]: 1,
         },
       });
   }
