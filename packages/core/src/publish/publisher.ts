@@ -102,6 +102,13 @@ export class ConflictError extends Error {
 
 export class Publisher {
   private readonly now: () => Date;
+  /**
+   * The index files this process wrote last, by index file (their by-hash key says which
+   * content): a warm Lambda splices its next change without downloading them again.
+   */
+  private readonly recentFiles = new Map<string, { key: string; body: Uint8Array }>();
+  /** When this process last wrote each suite's InRelease, and which generation. */
+  private readonly lastInRelease = new Map<string, { generation: number; at: number }>();
 
   constructor(private readonly deps: PublisherDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -241,8 +248,8 @@ export class Publisher {
         const manifest = manifests.get(key);
         const dir = `${distDir(suite)}/${indexRelDir(parseIndexKey(key))}`;
         const [gz, xz] = await Promise.all([
-          this.deps.bucket.get(byHashKey(dir, previous.gz.sha512)),
-          this.deps.bucket.get(byHashKey(dir, previous.xz.sha512)),
+          this.indexFile(dir, "Packages.gz", byHashKey(dir, previous.gz.sha512)),
+          this.indexFile(dir, "Packages.xz", byHashKey(dir, previous.xz.sha512)),
         ]);
         if (manifest === undefined || gz === undefined || xz === undefined) {
           this.deps.logger.warn(
@@ -354,7 +361,7 @@ export class Publisher {
     await this.deps.pause?.("indexes-written");
     const signed = await signReleaseWith(state.release, keys, this.now());
     const dist = distDir(state.suite);
-    await this.nextSecondAfter(`${dist}/InRelease`);
+    await this.nextSecondAfter(`${dist}/InRelease`, state);
     await bucket.put(`${dist}/Release`, state.release, objectHeaders(`${dist}/Release`));
     await bucket.put(
       `${dist}/Release.gpg`,
@@ -362,6 +369,7 @@ export class Publisher {
       objectHeaders(`${dist}/Release.gpg`),
     );
     await bucket.put(`${dist}/InRelease`, signed.inRelease, objectHeaders(`${dist}/InRelease`));
+    this.lastInRelease.set(state.suite, { generation: state.generation, at: Date.now() });
     this.deps.logger.info(
       {
         suite: state.suite,
@@ -379,13 +387,29 @@ export class Publisher {
    * in the same second as the one a client already has would be answered 304, and that
    * client would miss this generation until the next one.
    */
-  private async nextSecondAfter(key: string): Promise<void> {
+  private async nextSecondAfter(key: string, state: SuiteState): Promise<void> {
     const step = this.deps.lastModifiedGranularityMs ?? 1000;
     if (step <= 0) return;
-    const current = await this.deps.bucket.head(key);
-    if (current === undefined) return;
-    const wait = Math.floor(current.lastModified.getTime() / step) * step + step - Date.now();
+    // If the InRelease in place is the previous generation and this process wrote it, its
+    // time is known here; otherwise ask the bucket.
+    const mine = this.lastInRelease.get(state.suite);
+    const written =
+      mine !== undefined && mine.generation === state.generation - 1
+        ? mine.at
+        : (await this.deps.bucket.head(key))?.lastModified.getTime();
+    if (written === undefined) return;
+    const wait = Math.floor(written / step) * step + step - Date.now();
     if (wait > 0) await sleep(wait + 50);
+  }
+
+  /** A previous index file: from this process's memory if it wrote it, else from the bucket. */
+  private async indexFile(
+    dir: string,
+    name: IndexFile,
+    key: string,
+  ): Promise<Uint8Array | undefined> {
+    const recent = this.recentFiles.get(`${dir}/${name}`);
+    return recent?.key === key ? recent.body : await this.deps.bucket.get(key);
   }
 
   private async putByHash(
@@ -394,7 +418,9 @@ export class Publisher {
     body: Uint8Array,
     hash: FileHash,
   ): Promise<void> {
-    await this.deps.bucket.put(byHashKey(dir, hash.sha512), body, objectHeaders("", name));
+    const key = byHashKey(dir, hash.sha512);
+    await this.deps.bucket.put(key, body, objectHeaders("", name));
+    this.recentFiles.set(`${dir}/${name}`, { key, body });
   }
 
   /** The index entry of a valid record, or undefined when it cannot be published. */
