@@ -7,14 +7,6 @@
 import { createHash } from "node:crypto";
 import * as zlib from "node:zlib";
 
-// zstd is in node:zlib from Node 22.15 (the project's runtime); looked up at use, so the
-// module still loads on an older Node that never meets a zstd member.
-function zstd(): Pick<typeof zlib, "zstdCompressSync" | "zstdDecompressSync"> {
-  if (typeof zlib.zstdDecompressSync !== "function") {
-    throw new Error(`zstd needs Node 22.15 or newer (this is ${process.version})`);
-  }
-  return zlib;
-}
 import { lzma, xz as lzmaXz } from "@napi-rs/lzma";
 import * as v from "valibot";
 import { readAr, writeAr } from "./ar";
@@ -23,6 +15,15 @@ import { ControlError, getField, type Paragraph, parseParagraph, renderParagraph
 import { DebFormatError, DebSpecError } from "./format-error";
 import { pathComponents, readTar, type TarEntryType, type TarInput, writeTar } from "./tar";
 import { isValidVersion } from "./version";
+
+// zstd is in node:zlib from Node 22.15 (the project's runtime); looked up at use, so the
+// module still loads on an older Node that never meets a zstd member.
+function zstd(): Pick<typeof zlib, "zstdCompressSync" | "zstdDecompressSync"> {
+  if (typeof zlib.zstdDecompressSync !== "function") {
+    throw new Error(`zstd needs Node 22.15 or newer (this is ${process.version})`);
+  }
+  return zlib;
+}
 
 export { DebFormatError, DebSpecError } from "./format-error";
 
