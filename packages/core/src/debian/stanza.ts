@@ -64,7 +64,14 @@ const rank = new Map<string, number>(
 );
 
 /** Fields the index computes: a control paragraph that has them is not a .deb's. */
-const INDEX_FIELDS = new Set(["filename", "size", "md5sum", "sha1", "sha256", "sha512"]);
+export const INDEX_FIELDS: ReadonlySet<string> = new Set([
+  "filename",
+  "size",
+  "md5sum",
+  "sha1",
+  "sha256",
+  "sha512",
+]);
 
 // Dpkg's known fields whose spelling is not the generic one; used only for sorting.
 const DPKG_SPELLING = new Map([

@@ -20,14 +20,16 @@ export const distDir = (suite: string): string => `dists/${suite}`;
 /** Path of an index directory relative to `dists/<suite>/`, as the Release lists it. */
 export const indexRelDir = (i: IndexId): string => `${i.component}/binary-${i.architecture}`;
 
+/** The bucket directory of the index with this key, e.g. `dists/stable/main/binary-amd64`. */
+export const indexDir = (suite: string, key: string): string =>
+  `${distDir(suite)}/${indexRelDir(parseIndexKey(key))}`;
+
 /**
  * The index files published per index. No uncompressed `Packages`: Debian's archive stopped
  * shipping it, apt never needs it, and it would be the largest upload of every publication.
  */
 export const INDEX_FILES = ["Packages.gz", "Packages.xz"] as const;
 export type IndexFile = (typeof INDEX_FILES)[number];
-
-export const RELEASE_FILES = ["Release", "Release.gpg", "InRelease"] as const;
 
 export const IMMUTABLE = "public, max-age=31536000, immutable";
 // Mutable paths are revalidated on every request (`no-cache` still lets a CDN store them and

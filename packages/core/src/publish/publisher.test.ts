@@ -43,7 +43,8 @@ beforeAll(async () => {
   keys = await loadSigningKeys(generated.privateKeyArmored);
 });
 
-function world() {
+/** In-memory stores and a publisher over them; `now` and settings may be overridden. */
+function world(options: { settings?: Partial<PublisherSettings>; now?: () => Date } = {}) {
   const records = new MemoryRecords();
   const bucket = new MemoryObjectStore();
   const state = new MemoryStateStore();
@@ -52,9 +53,10 @@ function world() {
     bucket,
     state,
     keys,
-    settings,
+    settings: { ...settings, ...options.settings },
     logger,
     lastModifiedGranularityMs: 0,
+    ...(options.now ? { now: options.now } : {}),
   });
   return { records, bucket, state, publisher };
 }
@@ -276,18 +278,9 @@ describe("publisher (model)", () => {
   it("signs an unchanged Release again past half its Valid-Until, and never lets Date go back", async () => {
     const t0 = Date.now() + 60_000; // after the test key's creation
     let now = new Date(t0);
-    const records = new MemoryRecords();
-    const bucket = new MemoryObjectStore();
-    const state = new MemoryStateStore();
-    const publisher = new Publisher({
-      records,
-      bucket,
-      state,
-      keys,
-      settings: { ...settings, validUntilDays: 2 },
-      logger,
+    const { records, bucket, publisher } = world({
+      settings: { validUntilDays: 2 },
       now: () => now,
-      lastModifiedGranularityMs: 0,
     });
     await publisher.rebuild({ pool: false });
     const first = new TextDecoder().decode(bucket.objects.get("dists/stable/Release")?.body);
@@ -309,17 +302,9 @@ describe("publisher (model)", () => {
   it("keeps retired by-hash objects for the grace period, then deletes them", async () => {
     const t0 = Date.now() + 60_000;
     let now = new Date(t0);
-    const records = new MemoryRecords();
-    const bucket = new MemoryObjectStore();
-    const publisher = new Publisher({
-      records,
-      bucket,
-      state: new MemoryStateStore(),
-      keys,
-      settings: { ...settings, byHashGraceMs: 3_600_000 },
-      logger,
+    const { records, bucket, publisher } = world({
+      settings: { byHashGraceMs: 3_600_000 },
       now: () => now,
-      lastModifiedGranularityMs: 0,
     });
     const byHash = () => [...bucket.objects.keys()].filter((k) => k.includes("/by-hash/")).sort();
     await publisher.rebuild({ pool: false });

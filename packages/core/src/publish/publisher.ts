@@ -9,6 +9,7 @@
 // over a newer one. Order of writes: by-hash objects, commit, plain index paths, Release,
 // Release.gpg, InRelease.
 import type { Logger } from "pino";
+import { byHashPath } from "../debian/by-hash";
 import type { Paragraph } from "../debian/control";
 import { readDeb } from "../debian/deb";
 import { debHashes } from "../debian/hashes";
@@ -17,19 +18,11 @@ import { compareVersions } from "../debian/version";
 import { recordControl } from "../record/control";
 import { fileAttributes, poolPath } from "../record/pool";
 import type { PackageRecord, RecordIssue, RecordResult } from "../record/schema";
-import type { SigningKey } from "../signing";
+import { type SigningKey, signRelease } from "../signing";
 import type { ObjectStore } from "./bucket";
 import { buildRecordDeb } from "./build";
 import { buildIndex, type Entry, type IndexFiles, type Manifest, updateIndex } from "./chunks";
-import {
-  distDir,
-  type IndexFile,
-  type IndexId,
-  indexKey,
-  indexRelDir,
-  objectHeaders,
-  parseIndexKey,
-} from "./layout";
+import { distDir, type IndexFile, type IndexId, indexDir, indexKey, objectHeaders } from "./layout";
 import { releaseDate, renderSuiteRelease, suiteArchitectures } from "./release";
 import { writeRootFiles } from "./root";
 import type { PublisherSettings } from "./settings";
@@ -246,7 +239,7 @@ export class Publisher {
         next = await buildIndex([...change.values()].filter((e): e is Entry => e !== null));
       } else {
         const manifest = manifests.get(key);
-        const dir = `${distDir(suite)}/${indexRelDir(parseIndexKey(key))}`;
+        const dir = indexDir(suite, key);
         const [gz, xz] = await Promise.all([
           this.indexFile(dir, "Packages.gz", byHashKey(dir, previous.gz.sha512)),
           this.indexFile(dir, "Packages.xz", byHashKey(dir, previous.xz.sha512)),
@@ -286,7 +279,7 @@ export class Publisher {
     const uploads: Promise<void>[] = [];
     const retired: Retired[] = [];
     for (const [key, f] of files) {
-      const dir = `${distDir(suite)}/${indexRelDir(parseIndexKey(key))}`;
+      const dir = indexDir(suite, key);
       const state = indexState(f);
       uploads.push(this.putByHash(dir, "Packages.gz", f.gz, state.gz));
       uploads.push(this.putByHash(dir, "Packages.xz", f.xz, state.xz));
@@ -348,7 +341,7 @@ export class Publisher {
       indexKeys.flatMap((key) => {
         const index = state.indexes[key];
         if (index === undefined) return [];
-        const dir = `${distDir(state.suite)}/${indexRelDir(parseIndexKey(key))}`;
+        const dir = indexDir(state.suite, key);
         return (["Packages.gz", "Packages.xz"] as const).map((name) =>
           bucket.copy(
             byHashKey(dir, (name === "Packages.gz" ? index.gz : index.xz).sha512),
@@ -359,7 +352,7 @@ export class Publisher {
       }),
     );
     await this.deps.pause?.("indexes-written");
-    const signed = await signReleaseWith(state.release, keys, this.now());
+    const signed = await signRelease(state.release, keys, this.now());
     const dist = distDir(state.suite);
     await this.nextSecondAfter(`${dist}/InRelease`, state);
     await bucket.put(`${dist}/Release`, state.release, objectHeaders(`${dist}/Release`));
@@ -550,7 +543,7 @@ export class Publisher {
         list.push({ record, entry: e });
         bySuite.set(suite, list);
         if (pool && record.source !== "build") {
-          const size = pool.get(e.stanza.match(/^Filename: (.*)$/m)?.[1] ?? "");
+          const size = pool.get(record.filename ?? "");
           if (size === undefined || size !== record.file_size) {
             const problem =
               size === undefined
@@ -633,7 +626,7 @@ export class Publisher {
         // Indexes that disappear (an architecture or component gone) retire their files too.
         for (const [key, old] of Object.entries(state?.indexes ?? {})) {
           if (indexes[key] !== undefined) continue;
-          const dir = `${distDir(suite)}/${indexRelDir(parseIndexKey(key))}`;
+          const dir = indexDir(suite, key);
           const at = this.now().toISOString();
           (planned.commit.retired as Retired[]).push(
             { key: byHashKey(dir, old.gz.sha512), at },
@@ -702,7 +695,7 @@ export class Publisher {
       const state = await this.deps.state.loadSuite(suite);
       const current = new Set<string>();
       for (const [key, index] of Object.entries(state?.indexes ?? {})) {
-        const dir = `${distDir(suite)}/${indexRelDir(parseIndexKey(key))}`;
+        const dir = indexDir(suite, key);
         current.add(byHashKey(dir, index.gz.sha512));
         current.add(byHashKey(dir, index.xz.sha512));
       }
@@ -740,7 +733,9 @@ function merge(report: MutableReport, attempt: MutableReport, attempts: number):
   };
 }
 
-export const byHashKey = (dir: string, sha512: string): string => `${dir}/by-hash/SHA512/${sha512}`;
+/** Where an index file of `dir` is kept under its SHA-512 (the only by-hash copy we write). */
+export const byHashKey = (dir: string, sha512: string): string =>
+  byHashPath(`${dir}/Packages`, "SHA512", sha512);
 
 function indexState(files: IndexFiles): IndexState {
   return {
@@ -770,11 +765,6 @@ function entry(
     architecture: record.architecture,
     stanza: renderStanza({ control, ...file }),
   };
-}
-
-async function signReleaseWith(release: string, keys: readonly SigningKey[], date: Date) {
-  const { signRelease } = await import("../signing");
-  return signRelease(release, keys, date);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

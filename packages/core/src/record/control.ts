@@ -2,12 +2,8 @@
 // well-known fields come out in canonical order, the rest (control_extra, an unordered
 // DynamoDB map) sorted by name so that the same record always gives the same bytes.
 import type { Field, Paragraph } from "../debian/control";
-import {
-  attributeOfField,
-  CONTROL_ATTRIBUTES,
-  type ControlAttribute,
-  INDEX_ONLY_FIELDS,
-} from "./fields";
+import { INDEX_FIELDS } from "../debian/stanza";
+import { attributeOfField, CONTROL_ATTRIBUTES, type ControlAttribute } from "./fields";
 import type { PackageRecord, PackageRecordInput } from "./schema";
 
 type ControlSource = Pick<PackageRecordInput, ControlAttribute | "control_extra">;
@@ -46,7 +42,7 @@ export function controlAttributes(paragraph: Paragraph): ControlAttributes {
   const out: ControlAttributes = {};
   const extra: Record<string, string> = {};
   for (const { name, value } of paragraph) {
-    if (INDEX_ONLY_FIELDS.has(name.toLowerCase())) {
+    if (INDEX_FIELDS.has(name.toLowerCase())) {
       throw new ControlMappingError(`${name} belongs to an index, not to a control file`);
     }
     const attribute = attributeOfField(name);

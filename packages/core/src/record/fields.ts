@@ -55,11 +55,6 @@ export const OPTIONAL_TEXT_ATTRIBUTES = [
   "homepage",
 ] as const satisfies readonly ControlAttribute[];
 
-// Fields that belong to an index stanza (computed by the publisher), never to a control file.
-export const INDEX_ONLY_FIELDS = new Set(
-  ["filename", "size", "md5sum", "sha1", "sha256", "sha512", "description-md5"].map((f) => f),
-);
-
 const byField = new Map<string, ControlAttribute>(
   CONTROL_ATTRIBUTES.map(([field, attr]) => [field.toLowerCase(), attr]),
 );
