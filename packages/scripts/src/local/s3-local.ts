@@ -24,8 +24,10 @@
  *   unaffected. Local clients must set `requestChecksumCalculation: "WHEN_REQUIRED"` (done by
  *   `localS3ClientConfig`) or the environment `AWS_REQUEST_CHECKSUM_CALCULATION=when_required`
  *   (see `LOCAL_S3_ENV`; the local shell wrapper should set it).
- * - A PUT rewrites the object's file in place: a reader racing an overwrite can see a mix.
- *   Fine for one machine; S3 itself is atomic per object.
+ * - s3rver's own store rewrites an object's files in place, so a reader racing an overwrite
+ *   could see a truncated body or new bytes under old headers. This module swaps in
+ *   `AtomicFilesystemStore` (same layout on disk): every PUT, copy and DELETE is atomic for
+ *   readers, as S3 is per object.
  * - `directory` persists buckets and objects across restarts; without it a temporary directory
  *   is used and removed by `stop()`.
  */
@@ -37,11 +39,14 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { S3ClientConfig } from "@aws-sdk/client-s3";
 import * as v from "valibot";
+import { AtomicFilesystemStore } from "./atomic-store";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./dynamodb-local";
 import { assertPortFree } from "./ports";
 
 /** The part of s3rver's (untyped, CommonJS) API used here. */
 interface S3rverInstance {
+  store: unknown;
+  context: { store: unknown };
   run(): Promise<unknown>;
   close(): Promise<void>;
   httpServer?: Server;
@@ -118,6 +123,8 @@ export async function startS3Local(options: S3LocalOptions): Promise<S3Local> {
     vhostBuckets: false,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
+  // Atomic for readers, as S3 is (see atomic-store.ts); set before run() creates the buckets.
+  server.store = server.context.store = new AtomicFilesystemStore(directory);
   try {
     await server.run();
   } catch (error) {
