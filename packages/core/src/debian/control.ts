@@ -144,8 +144,8 @@ export function getField(paragraph: Paragraph, name: string): string | undefined
   return paragraph.find((f) => f.name.toLowerCase() === key)?.value;
 }
 
-/** Why a value would not parse back to itself, or undefined. */
-function valueProblem(value: string): string | undefined {
+/** Why a value would not parse back to itself (so cannot be rendered), or undefined. */
+export function valueProblem(value: string): string | undefined {
   if (value === "") return "is empty";
   const bad = controlChar(value);
   if (bad !== undefined) return `contains control character ${describeChar(bad)}`;
@@ -160,18 +160,40 @@ function valueProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** Why a field (at `index` of its paragraph) cannot be rendered. */
+export interface FieldProblem {
+  readonly index: number;
+  readonly name: string;
+  readonly problem: string;
+}
+
+/**
+ * Every reason renderParagraph would refuse the paragraph, field by field (invalid names,
+ * duplicates in any case, values that would not parse back). Record validation reports these
+ * (record/rendering.ts), so a valid record always renders.
+ */
+export function paragraphProblems(paragraph: Paragraph): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const seen = new Set<string>();
+  for (const [index, { name, value }] of paragraph.entries()) {
+    const problem = nameProblem(name);
+    if (problem) problems.push({ index, name, problem });
+    else if (seen.has(name.toLowerCase()))
+      problems.push({ index, name, problem: `duplicate field ${name}` });
+    seen.add(name.toLowerCase());
+    const bad = valueProblem(value);
+    if (bad) problems.push({ index, name, problem: `value of ${name} ${bad}` });
+  }
+  return problems;
+}
+
 /** `Name: value` lines ending with "\n"; throws ControlError for what would not parse back. */
 export function renderParagraph(paragraph: Paragraph): string {
   if (paragraph.length === 0) throw new ControlError("cannot render a paragraph with no fields");
-  const seen = new Set<string>();
+  const [first] = paragraphProblems(paragraph);
+  if (first !== undefined) throw new ControlError(first.problem);
   let out = "";
   for (const { name, value } of paragraph) {
-    const problem = nameProblem(name);
-    if (problem) throw new ControlError(problem);
-    if (seen.has(name.toLowerCase())) throw new ControlError(`duplicate field ${name}`);
-    seen.add(name.toLowerCase());
-    const bad = valueProblem(value);
-    if (bad) throw new ControlError(`value of ${name} ${bad}`);
     out += `${name}:${value.startsWith("\n") ? "" : " "}${value}\n`;
   }
   return out;

@@ -11,7 +11,13 @@
 // them the bytes are the same. dpkg-scanpackages sorts versions of one package as strings;
 // renderPackages sorts them in dpkg's order.
 import * as v from "valibot";
-import { type Field, getField, type Paragraph, renderParagraph } from "./control";
+import {
+  type Field,
+  type FieldProblem,
+  getField,
+  type Paragraph,
+  renderParagraph,
+} from "./control";
 import { compareVersions, isValidVersion } from "./version";
 
 /** dpkg-scanpackages's field order (dpkg 1.21 FieldsCore, CTRL_INDEX_PKG) plus SHA512. */
@@ -178,6 +184,15 @@ export function compareStanzaKeys(a: StanzaKey, b: StanzaKey): number {
   );
 }
 
+/** Fields of a control paragraph that only an index may set (renderStanza refuses them). */
+export function indexFieldProblems(control: Paragraph): FieldProblem[] {
+  return control.flatMap(({ name }, index) =>
+    INDEX_FIELDS.has(name.toLowerCase())
+      ? [{ index, name, problem: `the control paragraph has ${name}, which only an index may set` }]
+      : [],
+  );
+}
+
 /**
  * The Packages stanza of a .deb (ending with "\n", no blank line): its control fields, values
  * verbatim, plus Filename, Size, MD5sum, SHA1, SHA256 and SHA512. Throws StanzaError (or
@@ -193,13 +208,8 @@ export function renderStanza(input: StanzaInput): string {
     throw new StanzaError(`package ${pkg}: ${issues.join("; ")}`);
   }
   const { control, filename, size, md5, sha1, sha256, sha512 } = parsed.output;
-  for (const field of control) {
-    if (INDEX_FIELDS.has(field.name.toLowerCase())) {
-      throw new StanzaError(
-        `package ${pkg}: the control paragraph has ${field.name}, which only an index may set`,
-      );
-    }
-  }
+  const [indexField] = indexFieldProblems(control);
+  if (indexField !== undefined) throw new StanzaError(`package ${pkg}: ${indexField.problem}`);
   stanzaSortKey(control);
   const fields: Field[] = [
     ...control,

@@ -3,10 +3,12 @@
 // PackageRecord can only be obtained by parsing: one whose id does not match its parts, or
 // whose pool path could escape the pool, cannot be constructed.
 import * as v from "valibot";
+import { valueProblem } from "../debian/control";
 import { versionSchema } from "../debian/version";
 import { OPTIONAL_TEXT_ATTRIBUTES } from "./fields";
 import { architectureSchema, componentSchema, packageNameSchema, suiteSchema } from "./policy";
 import { poolPathProblem } from "./pool";
+import { renderingCheck } from "./rendering";
 
 export const RECORD_SOURCES = ["upstream", "build", "manual", "migration"] as const;
 
@@ -16,20 +18,11 @@ export function packageId(name: string, version: string, architecture: string): 
 }
 
 /**
- * A control field value as it follows `Field: ` in a control file: a first line without
- * surrounding white space, then continuation lines that start with a space or tab and are not
- * blank (an empty line of a description is ` .`). Anything else could not be rendered back.
+ * A control field value as it follows `Field: ` in a control file: exactly what the renderer
+ * accepts (debian/control.ts), so a valid record's values always render.
  */
 export function controlValueProblem(value: string): string | undefined {
-  if (/[\r\0]/.test(value)) return "must not contain CR or NUL characters";
-  const [first = "", ...rest] = value.split("\n");
-  if (first !== first.trim()) return "first line must not start or end with white space";
-  if (first === "" && rest.length === 0) return "must not be empty";
-  for (const line of rest) {
-    if (!/^[ \t]/.test(line)) return "continuation lines must start with a space or tab";
-    if (line.trim() === "") return "continuation lines must not be blank (use ' .')";
-  }
-  return undefined;
+  return valueProblem(value);
 }
 
 const controlValue = v.pipe(
@@ -193,6 +186,7 @@ export const packageRecordSchema = v.pipe(
       });
     }
   }),
+  renderingCheck<RecordInput>(),
   v.brand("PackageRecord"),
 );
 
