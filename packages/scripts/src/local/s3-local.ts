@@ -73,6 +73,8 @@ const OptionsSchema = v.object({
   port: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)),
   directory: v.optional(v.pipe(v.string(), v.nonEmpty())),
   buckets: v.array(BucketName),
+  /** `s3rver`: its own in-place store, only to measure what the atomic one fixes. */
+  store: v.optional(v.picklist(["atomic", "s3rver"]), "atomic"),
 });
 export type S3LocalOptions = v.InferInput<typeof OptionsSchema>;
 
@@ -108,7 +110,7 @@ export async function startS3Local(options: S3LocalOptions): Promise<S3Local> {
   if (!parsed.success) {
     throw new Error(`startS3Local: invalid options: ${v.summarize(parsed.issues)}`);
   }
-  const { port, buckets, directory: wanted } = parsed.output;
+  const { port, buckets, directory: wanted, store } = parsed.output;
   await assertPortFree(port);
   const temporary = wanted === undefined;
   const directory = temporary ? await mkdtemp(join(tmpdir(), "s3-local-")) : resolve(wanted);
@@ -124,7 +126,8 @@ export async function startS3Local(options: S3LocalOptions): Promise<S3Local> {
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
   // Atomic for readers, as S3 is (see atomic-store.ts); set before run() creates the buckets.
-  server.store = server.context.store = new AtomicFilesystemStore(directory);
+  if (store === "atomic")
+    server.store = server.context.store = new AtomicFilesystemStore(directory);
   try {
     await server.run();
   } catch (error) {

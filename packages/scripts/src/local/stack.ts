@@ -79,6 +79,8 @@ export interface StackOptions {
   readonly logger: Logger;
   /** Called if a child dies on its own (the stack is then useless): stop and exit. */
   readonly onFatal?: (error: Error) => void;
+  /** The local S3's store (s3-local.ts); only the apt load benchmark picks s3rver's own. */
+  readonly s3Store?: "atomic" | "s3rver";
 }
 
 export interface RunningStack {
@@ -128,6 +130,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       port: options.port,
       directory: join(data, "s3"),
       buckets: [LOCAL_NAMES.bucket],
+      store: options.s3Store,
     });
     stops.push({ what: "s3rver", stop: () => s3.stop() });
     logger.info({ dynamodb: ddb.endpoint, s3: s3.endpoint }, "servers started");
