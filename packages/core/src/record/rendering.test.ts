@@ -80,6 +80,7 @@ const fieldValueArb = fc.oneof(
     "x\n \u00a0",
     "ü",
   ),
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: generating them is the point
   fc.stringMatching(/^[ -~\t\n\u00a0\u0001]{0,12}$/),
 );
 
@@ -111,9 +112,7 @@ describe("record validation = rendering", () => {
       fc.property(recordArb, poisonArb, (base, poison) => {
         const record = poisoned(base, poison);
         const result = parseRecord(record);
-        expect(result.ok, JSON.stringify(result.ok ? record : result.issues)).toBe(
-          renders(record),
-        );
+        expect(result.ok, JSON.stringify(result.ok ? record : result.issues)).toBe(renders(record));
       }),
       { numRuns: 2000 },
     );

@@ -124,23 +124,27 @@ async function writer(
   const s3 = new S3Client(localS3ClientConfig(stack.endpoints.s3));
   try {
     for (let generation = 0; Date.now() < until; generation++) {
-      const written: string[] = [];
-      for (let slot = 0; slot < burst; slot++) {
-        const { record, deb } = loadPackage(slot, generation);
-        await s3.send(
-          new PutObjectCommand({ Bucket: stack.bucket, Key: record.filename, Body: deb }),
-        );
-        await store.put(record);
-        written.push(record.package_id);
-        counts.writes++;
-      }
+      // A burst: every record of it at once, as a batch upload would write them.
+      const written = await Promise.all(
+        Array.from({ length: burst }, async (_, slot) => {
+          const { record, deb } = loadPackage(slot, generation);
+          await s3.send(
+            new PutObjectCommand({ Bucket: stack.bucket, Key: record.filename, Body: deb }),
+          );
+          await store.put(record);
+          counts.writes++;
+          return record.package_id;
+        }),
+      );
       counts.bursts++;
       // Let the stream publish the burst while the clients read, then delete it in a burst.
       await new Promise((r) => setTimeout(r, 300));
-      for (const id of written) {
-        await store.delete(id);
-        counts.deletes++;
-      }
+      await Promise.all(
+        written.map(async (id) => {
+          await store.delete(id);
+          counts.deletes++;
+        }),
+      );
       counts.bursts++;
       await new Promise((r) => setTimeout(r, 300));
     }
