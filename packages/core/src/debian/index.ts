@@ -1,5 +1,6 @@
 export * from "./ar";
 export * from "./by-hash";
+export * from "./canonical-version";
 export * from "./compress";
 export * from "./control";
 export * from "./deb";
