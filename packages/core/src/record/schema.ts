@@ -3,8 +3,9 @@
 // PackageRecord can only be obtained by parsing: one whose id does not match its parts, or
 // whose pool path could escape the pool, cannot be constructed.
 import * as v from "valibot";
+import { canonicalVersion } from "../debian/canonical-version";
 import { valueProblem } from "../debian/control";
-import { versionSchema } from "../debian/version";
+import { isValidVersion, versionSchema } from "../debian/version";
 import { OPTIONAL_TEXT_ATTRIBUTES } from "./fields";
 import { architectureSchema, componentSchema, packageNameSchema, suiteSchema } from "./policy";
 import { poolPathProblem } from "./pool";
@@ -12,9 +13,13 @@ import { renderingCheck } from "./rendering";
 
 export const RECORD_SOURCES = ["upstream", "build", "manual", "migration"] as const;
 
-/** `<package_name>#<version>#<architecture>` */
+/**
+ * `<package_name>#<version>#<architecture>`, the version in its canonical form
+ * (debian/canonical-version.ts): versions dpkg finds equal (`1.0`, `0:1.0`, `1.0-0`) get one
+ * id, so the table's key uniqueness refuses the second. An invalid version is kept as is.
+ */
 export function packageId(name: string, version: string, architecture: string): string {
-  return `${name}#${version}#${architecture}`;
+  return `${name}#${isValidVersion(version) ? canonicalVersion(version) : version}#${architecture}`;
 }
 
 /**
@@ -131,13 +136,14 @@ const CROSS_CHECKS: readonly {
   reads: readonly (keyof RecordInput)[];
   field: keyof RecordInput;
   ok: (r: RecordInput) => boolean;
-  message: string;
+  message: string | ((r: RecordInput) => string);
 }[] = [
   {
     reads: ["package_id", "package_name", "version", "architecture"],
     field: "package_id",
     ok: (r) => r.package_id === packageId(r.package_name, r.version, r.architecture),
-    message: "must be <package_name>#<version>#<architecture>",
+    message: (r) =>
+      `must be ${packageId(r.package_name, r.version, r.architecture)} (<package_name>#<version>#<architecture>, the version as canonicalVersion spells it)`,
   },
   // Only a build record may lack its file: the publisher builds it and pins its hashes.
   ...(
@@ -173,7 +179,7 @@ export const packageRecordSchema = v.pipe(
       if (check.reads.some((f) => failed.has(f))) continue;
       if (check.ok(record)) continue;
       addIssue({
-        message: check.message,
+        message: typeof check.message === "string" ? check.message : check.message(record),
         path: [
           {
             type: "object",

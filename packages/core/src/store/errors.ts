@@ -47,6 +47,22 @@ export class VersionExistsError extends StoreError {
   }
 }
 
+/**
+ * A put of a version dpkg finds equal to the stored one but spelled otherwise (`1.0-0` where
+ * `1.0` is stored): both have one package_id, and the first one written stays.
+ */
+export class EqualVersionExistsError extends VersionExistsError {
+  constructor(
+    id: string,
+    readonly storedVersion: string,
+    readonly attemptedVersion: string,
+  ) {
+    super(id, ["version"]);
+    this.message = `put ${JSON.stringify(id)}: version ${attemptedVersion} is the same version to dpkg as the stored ${storedVersion}; a version is written once (publish a higher one)`;
+    this.name = "EqualVersionExistsError";
+  }
+}
+
 /** A record already pinned to other bytes than the ones being pinned. */
 export class PinnedMismatchError extends StoreError {
   constructor(

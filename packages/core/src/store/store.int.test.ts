@@ -15,9 +15,15 @@ import { freePort } from "../../../scripts/src/local/ports";
 import { compareVersions } from "../debian/version";
 import { recordArb, versionArb } from "../record/arbitrary";
 import { poolPath } from "../record/pool";
-import { type PackageRecord, type PackageRecordInput, toRecord } from "../record/schema";
+import { type PackageRecord, type PackageRecordInput, packageId, toRecord } from "../record/schema";
 import { buildRecordArb, pinnedFileArb, rekey } from "./arbitrary";
-import { PinnedMismatchError, RecordNotFoundError, StoreError, VersionExistsError } from "./errors";
+import {
+  EqualVersionExistsError,
+  PinnedMismatchError,
+  RecordNotFoundError,
+  StoreError,
+  VersionExistsError,
+} from "./errors";
 import { newestRecord, PackageStore, type PackageStoreOptions } from "./store";
 import { ensureTable } from "./table";
 
@@ -476,6 +482,34 @@ describe("scan", () => {
       ),
       { numRuns: 25 },
     );
+  });
+});
+
+describe("versions equal to dpkg", () => {
+  it("share one package_id: the first written stays, the later ones are refused by name", async () => {
+    const { store } = await freshStore();
+    const base = sampleOne(recordArb, 10) as PackageRecordInput;
+    const name = `dup-u${++names}`;
+    const spelled = (version: string) =>
+      toRecord({
+        ...base,
+        package_name: name,
+        version,
+        architecture: "amd64",
+        package_id: packageId(name, version, "amd64"),
+        filename: poolPath("main", name, version, "amd64"),
+      });
+    const first = spelled("1.0");
+    expect(first.package_id).toBe(`${name}#1.0#amd64`);
+    expect(await store.put(first)).toBe("created");
+    for (const version of ["0:1.0", "1.0-0", "01.00"]) {
+      const later = spelled(version);
+      expect(later.package_id).toBe(first.package_id);
+      const error = await rejection(store.put(later));
+      expect(error).toBeInstanceOf(EqualVersionExistsError);
+      expect((error as Error).message).toContain(`version ${version} is the same version to dpkg`);
+    }
+    expect((await store.versionsOf(name)).map((r) => r.version)).toEqual(["1.0"]);
   });
 });
 

@@ -50,6 +50,7 @@ import {
   recordToItem,
 } from "../record";
 import {
+  EqualVersionExistsError,
   PinnedMismatchError,
   RecordNotFoundError,
   StoreError,
@@ -337,6 +338,9 @@ export class PackageStore {
     }
     const parsed = itemToRecord(stored);
     if (!parsed.ok) throw new VersionExistsError(id, ["(invalid item)"], parsed.issues);
+    if (parsed.record.version !== record.version) {
+      throw new EqualVersionExistsError(id, parsed.record.version, record.version);
+    }
     const conflicts = conflictingAttributes(parsed.record, record);
     if (conflicts.length > 0) throw new VersionExistsError(id, conflicts);
     return "unchanged";
