@@ -14,6 +14,7 @@ import {
 import fc from "fast-check";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { canonicalVersion } from "../debian/canonical-version";
 import { compareVersions } from "../debian/version";
 import { recordArb } from "../record/arbitrary";
 import { recordToItem } from "../record/dynamo";
@@ -181,7 +182,8 @@ describe("newest record", () => {
       "2.0-10",
       "2.0-9",
     ),
-    { minLength: 1 },
+    // Versions dpkg finds equal (1.0, 1.00, 0:1.0) share a package_id: one record per table.
+    { minLength: 1, selector: canonicalVersion },
   );
 
   function records(versions: readonly string[], architectures: readonly string[]) {
