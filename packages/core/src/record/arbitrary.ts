@@ -50,8 +50,14 @@ export const recordArb: fc.Arbitrary<PackageRecordInput> = fc
       }),
       section: fc.option(fc.constantFrom("devel", "admin", "editors"), { nil: undefined }),
       installed_size: fc.option(fc.integer({ min: 0, max: 10_000_000 }), { nil: undefined }),
+      // Field names are unique in any case (X-A and x-a are one field to dpkg).
       extra: fc.option(
-        fc.dictionary(fc.stringMatching(/^X-[A-Za-z0-9]{1,8}$/), controlValueArb, { maxKeys: 3 }),
+        fc
+          .uniqueArray(fc.tuple(fc.stringMatching(/^X-[A-Za-z0-9]{1,8}$/), controlValueArb), {
+            maxLength: 3,
+            selector: ([name]) => name.toLowerCase(),
+          })
+          .map((entries) => Object.fromEntries(entries)),
         {
           nil: undefined,
         },
