@@ -56,6 +56,8 @@ async function main(): Promise<number> {
     }
     return 2;
   }
+  // A closed terminal makes writes fail (EIO, EPIPE): that must not stop the clean shutdown.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
   const logger = createLogger("local");
   const root = resolve(import.meta.dirname, "../../../..");
   const dataDir = resolve(root, parsed.output["data-dir"]);
@@ -90,15 +92,29 @@ Scripts against this stack: npm run shell -- <command>   (e.g. npm run shell -- 
 Ctrl-C stops everything.
 `);
   const code = await new Promise<number>((done) => {
-    const stop = (signal: string) => {
+    let stopping = false;
+    const stop = (signal: string, code = 0) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(orphaned);
       logger.info({ signal }, "stopping the local stack");
-      running.stop().finally(() => done(0));
+      running.stop().finally(() => done(code));
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+    // Ctrl-C (SIGINT to the group), a supervisor (SIGTERM), a closed terminal (SIGHUP).
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      process.once(signal, () => stop(signal));
+    }
+    // `kill <npm's pid>` ends npm and its shell but signals nothing further down: this process
+    // is then re-parented, which it notices here and stops everything it started (Java too).
+    const parent = process.ppid;
+    const orphaned = setInterval(() => {
+      if (process.ppid !== parent) stop(`parent ${parent} exited`);
+    }, 250);
     fatal = (error) => {
+      // A signal to the whole group reaches Java too: that is a stop, not a failure.
+      if (stopping) return;
       logger.error({ err: error }, "a part of the local stack died; stopping the rest");
-      running.stop().finally(() => done(1));
+      stop("a child died", 1);
     };
   });
   logger.info("local stack stopped");
