@@ -17,7 +17,7 @@ import { scratch } from "../../../core/src/testing/index";
 import { readCheckpointSync } from "./checkpoint";
 import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local";
 import type { DynamoDbStreams, StreamRecord } from "./dynamodb-streams";
-import { freePort } from "./ports";
+import { freePort, waitFor } from "./ports";
 import {
   type PollerLogger,
   type StreamPoller,
@@ -215,6 +215,29 @@ describe("startStreamPoller", () => {
       records.at(-1)?.dynamodb?.SequenceNumber,
     );
     expect(existsSync(files.deadLetterFile)).toBe(false);
+  });
+
+  it("starts on a fresh table without a warning: an empty shard is read from its oldest record", async () => {
+    const files = await freshTable();
+    const logger = quietLogger();
+    const seen: string[] = [];
+    const poller = start({
+      ...files,
+      batchSize: 10,
+      maxRetries: 0,
+      logger,
+      handler: async (event) => {
+        for (const r of event.Records) seen.push(idOf(r) ?? "?");
+        return { batchItemFailures: [] };
+      },
+    });
+    // Several passes over the empty stream first, as on a first `npm start`.
+    for (let i = 0; i < 5; i++) await poller.idle();
+    await putItems(files.tableName, ["fresh#1#all"]);
+    await waitFor(async () => seen.length === 1, { timeoutMs: 20_000, what: "the first record" });
+    await poller.stop();
+    expect(seen).toEqual(["fresh#1#all"]);
+    expect(logger.lines).toEqual([]);
   });
 
   it("matches a model of the table over random writes, batch sizes, windows and restarts", async () => {

@@ -399,7 +399,19 @@ export function startStreamPoller(options: StreamPollerOptions): StreamPoller {
           Limit: Math.min(1000, settings.batchSize - records.length),
         });
       } catch (error) {
-        if (errorName(error) !== "ExpiredIteratorException") throw error;
+        const name = errorName(error);
+        // From the horizon with nothing read yet (a fresh table): DynamoDB Local answers
+        // TrimmedDataAccessException until the shard's first record exists. That is the
+        // expected "nothing yet": read from the shard's oldest record again next pass.
+        const fresh =
+          lastFetched.get(shardId) === undefined &&
+          checkpoint?.shards[shardId]?.sequenceNumber === undefined;
+        if (name === "TrimmedDataAccessException" && fresh) {
+          iterators.delete(shardId);
+          log.debug?.({ shardId }, "the shard has no records yet");
+          return { records, closed: false };
+        }
+        if (name !== "ExpiredIteratorException") throw error;
         iterators.delete(shardId);
         continue;
       }
