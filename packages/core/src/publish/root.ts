@@ -24,12 +24,14 @@ export function renderIndexHtml(root: RootFiles, fingerprints: readonly string[]
     `Signed-By: /usr/share/keyrings/${keyring}`,
   ].join("\n");
   const fps = fingerprints.map((f) => `<code>${html(f)}</code>`).join(", ");
+  // The repository's name, not the setup package's: the page is about the whole repository.
+  const name = root.repoName ?? new URL(url).host;
   return [
     "<!doctype html>",
     '<html lang="en">',
-    `<head><meta charset="utf-8"><title>${html(root.repoPackage)} APT repository</title></head>`,
+    `<head><meta charset="utf-8"><title>${html(name)} APT repository</title></head>`,
     "<body>",
-    `<h1>${html(root.repoPackage)} APT repository</h1>`,
+    `<h1>${html(name)} APT repository</h1>`,
     "<p>A signed Debian/Ubuntu repository. Pick one of the two ways below.</p>",
     "<h2>1. With the setup package (recommended)</h2>",
     "<p>It installs the signing key and the APT source, and keeps both current through normal upgrades.</p>",

@@ -5,6 +5,8 @@ import type { LoadedConfig } from "../config";
 import { componentSchema, machineArchitectureSchema, suiteSchema } from "../record/policy";
 
 const rootFilesSchema = v.strictObject({
+  /** What index.html calls the repository (the stage's label); else the URL's host. */
+  repoName: v.optional(v.string()),
   /** The setup package (kiro-repo) and the root key of its convenience copy. */
   repoPackage: v.string(),
   repoCopyKey: v.string(),
@@ -79,6 +81,7 @@ export function publisherSettings(config: LoadedConfig, repoUrl?: string): Publi
     ...(stage.valid_until_days === undefined ? {} : { validUntilDays: stage.valid_until_days }),
     byHashGraceMs: stage.by_hash_grace_days * 86_400_000,
     root: {
+      repoName: stage.label,
       repoPackage: build?.name ?? "kiro-repo",
       repoCopyKey: `${build?.name ?? "kiro-repo"}.deb`,
       repoUrl: repoUrl ?? stage.repo_url,
