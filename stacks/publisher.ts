@@ -2,6 +2,7 @@
 // function, and the daily schedule that runs it.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { publisherStatements } from "../packages/core/src/permissions/publisher";
 import type { StageSetup } from "./config";
 import type { Storage } from "./storage";
 
@@ -43,44 +44,49 @@ export function publisher(stage: StageSetup, storage: Storage, root: string) {
 
   const sendToDeadLetters = { actions: ["sqs:SendMessage"], resources: [deadLetters.arn] };
 
+  // Links carry only the names the handlers read (Resource.Packages.name, …): SST's default
+  // link grants `dynamodb:*` and `s3:*`, with which a buggy or compromised publisher could delete
+  // package records and pool files. The handlers get exactly what they do instead
+  // (packages/core/src/permissions, tested there).
+  sst.Linkable.wrap(sst.aws.Dynamo, (table) => ({ properties: { name: table.name } }));
+  sst.Linkable.wrap(sst.aws.Bucket, (b) => ({ properties: { name: b.name } }));
+  const { root: rootFiles } = stage.settings;
+  const statements = publisherStatements(
+    {
+      packagesTable: packages.arn,
+      stateTable: state.arn,
+      bucket: bucket.arn,
+      sub: (arn, suffix) => $interpolate`${arn}${suffix}`,
+    },
+    {
+      rootFiles: [
+        "index.html",
+        `${rootFiles.keyring}.gpg`,
+        `${rootFiles.keyring}.asc`,
+        rootFiles.repoCopyKey,
+      ],
+      buildPackages: [...stage.config.packages.values()]
+        .filter((p) => p.source.type === "build")
+        .map((p) => p.name),
+      components: stage.settings.components,
+    },
+  );
+  const permissions = statements.map((st) => ({
+    effect: st.effect,
+    actions: [...st.actions],
+    resources: [...st.resources],
+    ...(st.conditions === undefined
+      ? {}
+      : { conditions: st.conditions.map((c) => ({ ...c, values: [...c.values] })) }),
+  }));
+
   const handlerDefaults = {
     runtime: "nodejs22.x",
     link: [packages, state, bucket, signingKey],
     environment: { PUBLISHER_SETTINGS: stage.settingsJson },
     nodejs: { install: { "@napi-rs/lzma": lzmaVersion(root) } },
     logging: { retention: "1 month" },
-    // Links grant the data-plane actions on exactly these resources (as `dynamodb:*` and
-    // `s3:*`); these denials take away what a publisher must never do with them.
-    permissions: [
-      {
-        effect: "deny",
-        actions: [
-          "dynamodb:DeleteTable",
-          "dynamodb:UpdateTable",
-          "dynamodb:UpdateTimeToLive",
-          "dynamodb:UpdateContinuousBackups",
-          "dynamodb:PutResourcePolicy",
-          "dynamodb:DeleteResourcePolicy",
-        ],
-        resources: [packages.arn, state.arn],
-      },
-      {
-        effect: "deny",
-        actions: [
-          "s3:DeleteBucket",
-          "s3:DeleteBucketPolicy",
-          "s3:PutBucketPolicy",
-          "s3:PutBucketAcl",
-          "s3:PutBucketPublicAccessBlock",
-          "s3:PutBucketCORS",
-          "s3:PutBucketOwnershipControls",
-          "s3:PutLifecycleConfiguration",
-          "s3:PutObjectAcl",
-          "s3:PutObjectVersionAcl",
-        ],
-        resources: [bucket.arn, $interpolate`${bucket.arn}/*`],
-      },
-    ],
+    permissions,
   } satisfies Partial<sst.aws.FunctionArgs>;
 
   const subscriber = packages.subscribe(
