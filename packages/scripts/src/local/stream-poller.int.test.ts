@@ -218,11 +218,31 @@ describe("startStreamPoller", () => {
   });
 
   it("starts on a fresh table without a warning: an empty shard is read from its oldest record", async () => {
+    // DynamoDB Local sometimes answers a first GetRecords from the horizon of a fresh shard with
+    // TrimmedDataAccessException (seen on first `npm start`s, under load; not reproducible at
+    // will): injected here on the first three GetRecords, as it answers.
     const files = await freshTable();
+    const racy = localDynamoDbClient(ddb.endpoint, 1);
+    let injected = 0;
+    racy.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if ((request.headers?.["x-amz-target"] ?? "").endsWith(".GetRecords") && injected < 3) {
+          injected++;
+          throw Object.assign(
+            new Error("The operation attempted to read past the oldest stream record in a shard."),
+            { name: "TrimmedDataAccessException" },
+          );
+        }
+        return next(args);
+      },
+      { step: "build", priority: "low", name: "trimmedOnFreshShard" },
+    );
     const logger = quietLogger();
     const seen: string[] = [];
     const poller = start({
       ...files,
+      client: racy,
       batchSize: 10,
       maxRetries: 0,
       logger,
@@ -231,12 +251,12 @@ describe("startStreamPoller", () => {
         return { batchItemFailures: [] };
       },
     });
-    // Several passes over the empty stream first, as on a first `npm start`.
-    for (let i = 0; i < 5; i++) await poller.idle();
-    await putItems(files.tableName, ["fresh#1#all"]);
-    await waitFor(async () => seen.length === 1, { timeoutMs: 20_000, what: "the first record" });
+    await putItems(files.tableName, ["fresh#1#all", "fresh#2#all"]);
+    await waitFor(async () => seen.length === 2, { timeoutMs: 20_000, what: "both records" });
     await poller.stop();
-    expect(seen).toEqual(["fresh#1#all"]);
+    racy.destroy();
+    expect(injected).toBe(3);
+    expect(seen).toEqual(["fresh#1#all", "fresh#2#all"]);
     expect(logger.lines).toEqual([]);
   });
 
