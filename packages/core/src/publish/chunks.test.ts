@@ -2,7 +2,7 @@ import { gunzipSync } from "node:zlib";
 import { xz as lzma } from "@napi-rs/lzma";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { packageNameArb, versionArb } from "../record/arbitrary";
+import { packageNameArb, versionArb } from "../testing/record-arbitrary";
 import {
   buildIndex,
   type Changes,

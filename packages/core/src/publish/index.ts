@@ -3,7 +3,6 @@ export * from "./build";
 export * from "./chunks";
 export * from "./dynamo-state";
 export * from "./layout";
-export * from "./memory-records";
 export * from "./publisher";
 export * from "./release";
 export * from "./root";

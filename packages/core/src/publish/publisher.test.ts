@@ -10,10 +10,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { poolPath } from "../record/pool";
 import { type PackageRecordInput, packageId } from "../record/schema";
 import { generateSigningKey, loadSigningKeys, type SigningKey } from "../signing";
-import { MemoryObjectStore } from "./bucket";
-import { MemoryRecords } from "./memory-records";
+import { MemoryObjectStore } from "../testing/memory-bucket";
+import { MemoryRecords } from "../testing/memory-records";
+import { MemoryStateStore } from "../testing/memory-state";
+import { countingObjectStore } from "../testing/ports";
 import { Publisher, type PublisherSettings } from "./publisher";
-import { MemoryStateStore } from "./state";
 import { touchesOf } from "./stream";
 
 const logger = pino({ level: "silent" });
@@ -47,10 +48,11 @@ beforeAll(async () => {
 function world(options: { settings?: Partial<PublisherSettings>; now?: () => Date } = {}) {
   const records = new MemoryRecords();
   const bucket = new MemoryObjectStore();
+  const counted = countingObjectStore(bucket);
   const state = new MemoryStateStore();
   const publisher = new Publisher({
     records,
-    bucket,
+    bucket: counted.store,
     state,
     keys,
     settings: { ...settings, ...options.settings },
@@ -58,7 +60,7 @@ function world(options: { settings?: Partial<PublisherSettings>; now?: () => Dat
     lastModifiedGranularityMs: 0,
     ...(options.now ? { now: options.now } : {}),
   });
-  return { records, bucket, state, publisher };
+  return { records, bucket, requests: counted.requests, state, publisher };
 }
 
 const NAMES = ["kiro", "kiro-cli", "libkiro"];
@@ -236,12 +238,12 @@ describe("publisher (model)", () => {
     const r = record("pkg150", "1.1", "amd64", 0, {});
     w.records.items.set(r.package_id, r as unknown as Record<string, unknown>);
     const readsBefore = w.records.reads;
-    for (const k of Object.keys(w.bucket.requests)) w.bucket.requests[k] = 0;
+    for (const k of Object.keys(w.requests)) w.requests[k] = 0;
     await w.publisher.publishChanges([
       { id: r.package_id, locations: [{ suite: "stable", component: "main" }] },
     ]);
     expect(w.records.reads - readsBefore).toBe(1);
-    const total = Object.values(w.bucket.requests).reduce((x, y) => x + y, 0);
+    const total = Object.values(w.requests).reduce((x, y) => x + y, 0);
     expect(total).toBeLessThanOrEqual(12);
   });
 
@@ -251,10 +253,10 @@ describe("publisher (model)", () => {
     w.records.items.set(r.package_id, r as unknown as Record<string, unknown>);
     const touch = [{ id: r.package_id, locations: [{ suite: "stable", component: "main" }] }];
     await w.publisher.publishChanges(touch);
-    const puts = w.bucket.requests.put ?? 0;
+    const puts = w.requests.put ?? 0;
     const report = await w.publisher.publishChanges(touch);
     expect(report.published).toEqual([]);
-    expect(w.bucket.requests.put ?? 0).toBe(puts);
+    expect(w.requests.put ?? 0).toBe(puts);
   });
 
   it("reports invalid records with their key and fields, and publishes the rest", async () => {

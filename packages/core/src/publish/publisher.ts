@@ -57,8 +57,6 @@ export interface PublisherDeps {
   readonly now?: () => Date;
   /** Granularity of the bucket's Last-Modified (S3: one second; 0 turns the wait off). */
   readonly lastModifiedGranularityMs?: number;
-  /** Test hook: awaited between a publication's steps (to interleave concurrent publishers). */
-  readonly pause?: (step: "loaded" | "committed" | "indexes-written") => Promise<void>;
 }
 
 /** Where a record lives: the suite and component named on it (or the stage's defaults). */
@@ -177,7 +175,6 @@ export class Publisher {
         logger.info({ ids }, "nothing to publish: the indexes already hold these records");
         return merge(report, attemptReport, attempt);
       }
-      await this.deps.pause?.("loaded");
       if (!(await this.commitAndPublish(commits))) {
         logger.info(
           { attempt },
@@ -313,7 +310,6 @@ export class Publisher {
   /** Commits, then writes plain paths and the Release files; false if the commit lost. */
   private async commitAndPublish(commits: readonly PlannedCommit[]): Promise<boolean> {
     if (!(await this.deps.state.commit(commits.map((c) => c.commit)))) return false;
-    await this.deps.pause?.("committed");
     for (const { commit, changed } of commits) {
       await this.writeGeneration(commit.state, changed);
     }
@@ -351,7 +347,6 @@ export class Publisher {
         );
       }),
     );
-    await this.deps.pause?.("indexes-written");
     const signed = await signRelease(state.release, keys, this.now());
     const dist = distDir(state.suite);
     await this.nextSecondAfter(`${dist}/InRelease`, state);
@@ -643,7 +638,6 @@ export class Publisher {
       for (const m of attemptReport.missingFiles)
         logger.warn(m, "pool file missing or of another size");
       if (commits.length > 0) {
-        await this.deps.pause?.("loaded");
         if (!(await this.commitAndPublish(commits))) {
           await sleep(Math.min(2000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2));
           continue;

@@ -15,10 +15,10 @@ import fc from "fast-check";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { compareVersions } from "../debian/version";
-import { recordArb } from "../record/arbitrary";
 import { recordToItem } from "../record/dynamo";
 import { type PackageRecord, type PackageRecordInput, toRecord } from "../record/schema";
-import { buildRecordArb, pinnedFileArb, rekey } from "./arbitrary";
+import { recordArb } from "../testing/record-arbitrary";
+import { buildRecordArb, pinnedFileArb, rekey } from "../testing/store-arbitrary";
 import { StoreError, type StoreOperation, TransientError, VersionExistsError } from "./errors";
 import { compareRecords, conflictingAttributes, newestRecord, PackageStore } from "./store";
 

@@ -18,6 +18,7 @@ import {
 import type { PackageRecord } from "@app/core/record";
 import { type SigningKey, signRelease } from "@app/core/signing";
 import { PackageStore } from "@app/core/store";
+import { countingObjectStore } from "@app/core/testing";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
@@ -100,10 +101,6 @@ function splitOf(timeline: Timeline, totalMs: number): Split {
   return split;
 }
 
-function clearCounts(requests: Record<string, number>): void {
-  for (const key of Object.keys(requests)) delete requests[key];
-}
-
 export async function benchOurs(
   n: number,
   signingKeys: readonly SigningKey[],
@@ -143,7 +140,7 @@ export async function benchOurs(
     progress(`  ours: loaded ${n} records in ${(loadMs / 1000).toFixed(1)} s`);
 
     const store = new PackageStore({ client: storeClient, tableName: tables.packages, logger });
-    const bucket = new S3ObjectStore(s3, BUCKET);
+    const bucket = countingObjectStore(new S3ObjectStore(s3, BUCKET));
     const timeline = new Timeline();
     const settings = settingsFor(`${s3local.endpoint}/${BUCKET}`);
     const publisher = new Publisher({
@@ -153,7 +150,7 @@ export async function benchOurs(
         timeline,
         () => "dynamo state",
       ),
-      bucket: timed<ObjectStore>(bucket, timeline, (m) =>
+      bucket: timed<ObjectStore>(bucket.store, timeline, (m) =>
         ["get", "head", "list"].includes(m) ? "s3 read" : "s3 write",
       ),
       keys: signingKeys,
@@ -163,7 +160,7 @@ export async function benchOurs(
     const reset = () => {
       timeline.reset();
       dynamo.reset();
-      clearCounts(bucket.requests);
+      bucket.reset();
     };
     // The publisher never writes an InRelease in the second of the current one (S3's
     // Last-Modified granularity; see nextSecondAfter in publisher.ts): samples start at least

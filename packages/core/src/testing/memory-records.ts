@@ -1,7 +1,7 @@
 // An in-memory package table with the RecordSource interface (model tests, benchmarks).
 import { compareVersions } from "../debian/version";
+import type { RecordSource } from "../publish/publisher";
 import { type PackageRecord, parseRecord, type RecordResult } from "../record/schema";
-import type { RecordSource } from "./publisher";
 
 export class MemoryRecords implements RecordSource {
   readonly items = new Map<string, Record<string, unknown>>();
