@@ -8,21 +8,16 @@ import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
   BatchWriteItemCommand,
-  CreateTableCommand,
-  type CreateTableCommandInput,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   QueryCommand,
-  ResourceNotFoundException,
   ScanCommand,
   type ScanCommandOutput,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
-  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
-import type { Manifest } from "./chunks";
+import type { Manifest } from "./manifest";
 import {
   parseManifest,
   parseSuiteState,
@@ -32,39 +27,6 @@ import {
   type SuiteCommit,
   type SuiteState,
 } from "./state";
-
-export const STATE_TABLE = { partitionKey: "pk", sortKey: "sk" } as const;
-
-export function createStateTableInput(tableName: string): CreateTableCommandInput {
-  return {
-    TableName: tableName,
-    BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: [
-      { AttributeName: "pk", AttributeType: "S" },
-      { AttributeName: "sk", AttributeType: "S" },
-    ],
-    KeySchema: [
-      { AttributeName: "pk", KeyType: "HASH" },
-      { AttributeName: "sk", KeyType: "RANGE" },
-    ],
-  };
-}
-
-/** Creates the state table if it does not exist (local stage and tests). */
-export async function ensureStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
-  } catch (error) {
-    if (!(error instanceof ResourceNotFoundException)) throw error;
-  }
-  try {
-    await client.send(new CreateTableCommand(createStateTableInput(tableName)));
-  } catch (error) {
-    if ((error as Error).name !== "ResourceInUseException") throw error;
-  }
-  await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: tableName });
-}
 
 const suitePk = (suite: string) => `suite#${suite}`;
 const retiredPk = (suite: string) => `retired#${suite}`;

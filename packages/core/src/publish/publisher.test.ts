@@ -14,7 +14,8 @@ import { MemoryObjectStore } from "../testing/memory-bucket";
 import { MemoryRecords } from "../testing/memory-records";
 import { MemoryStateStore } from "../testing/memory-state";
 import { countingObjectStore } from "../testing/ports";
-import { Publisher, type PublisherSettings } from "./publisher";
+import { Publisher } from "./publisher";
+import type { PublisherSettings } from "./settings";
 import { touchesOf } from "./stream";
 
 const logger = pino({ level: "silent" });

@@ -4,20 +4,13 @@
 // no compare-and-swap that s3rver or older setups honour), and it is never the truth about
 // packages: a full rebuild recreates it from the package table alone.
 import * as v from "valibot";
-import { type Manifest, manifestSchema } from "./chunks";
-
-const hashSchema = v.strictObject({
-  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
-  sha512: v.pipe(v.string(), v.regex(/^[0-9a-f]{128}$/)),
-});
-export type FileHash = v.InferOutput<typeof hashSchema>;
+import { fileDigestSchema, type Manifest, manifestSchema } from "./manifest";
 
 const indexStateSchema = v.strictObject({
   /** The uncompressed Packages: listed in the Release, never uploaded. */
-  raw: hashSchema,
-  gz: hashSchema,
-  xz: hashSchema,
+  raw: fileDigestSchema,
+  gz: fileDigestSchema,
+  xz: fileDigestSchema,
   /** Entries whose Architecture is not `all`: an architecture stays listed while it has any. */
   own: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });

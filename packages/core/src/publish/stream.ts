@@ -6,7 +6,8 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import type { Logger } from "pino";
 import { itemToRecord } from "../record/dynamo";
 import { isValidDistName } from "../record/policy";
-import type { Location, Publisher, PublishReport, Touch } from "./publisher";
+import type { Location } from "./entries";
+import type { Publisher, PublishReport, Touch } from "./publisher";
 
 type Image = Record<string, AttributeValue>;
 

@@ -42,11 +42,21 @@ export function isSafePoolPath(path: string): boolean {
   return poolPathProblem(path) === undefined;
 }
 
+/** The pool file on a record: what a writer sets, and what the publisher pins on a build. */
+export interface PinnedFile {
+  readonly filename: string;
+  readonly file_size: number;
+  readonly md5_hash: string;
+  readonly sha1_hash: string;
+  readonly sha256_hash: string;
+  readonly sha512_hash: string;
+}
+
 /** The file attributes of a record, from a pool path and the .deb's size and digests. */
 export function fileAttributes(
   filename: string,
   h: { size: number; md5: string; sha1: string; sha256: string; sha512: string },
-) {
+): PinnedFile {
   return {
     filename,
     file_size: h.size,

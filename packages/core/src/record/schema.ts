@@ -10,9 +10,19 @@ import { poolPathProblem } from "./pool";
 
 export const RECORD_SOURCES = ["upstream", "build", "manual", "migration"] as const;
 
-/** `<package_name>#<version>#<architecture>` */
+/** `<package_name>#<version>#<architecture>`: the one place the id format is written. */
 export function packageId(name: string, version: string, architecture: string): string {
   return `${name}#${version}#${architecture}`;
+}
+
+/** The parts of a package id (none of them can hold `#`). */
+export function packageIdParts(id: string): {
+  name: string;
+  version: string;
+  architecture: string;
+} {
+  const [name = "", version = "", architecture = ""] = id.split("#");
+  return { name, version, architecture };
 }
 
 /**

@@ -13,12 +13,13 @@ import {
 } from "../../../scripts/src/local/dynamodb-local";
 import { freePort } from "../../../scripts/src/local/ports";
 import { compareVersions } from "../debian/version";
+import { newestRecord } from "../record/order";
 import { poolPath } from "../record/pool";
 import { type PackageRecord, type PackageRecordInput, toRecord } from "../record/schema";
 import { recordArb, versionArb } from "../testing/record-arbitrary";
 import { buildRecordArb, pinnedFileArb, rekey } from "../testing/store-arbitrary";
 import { PinnedMismatchError, RecordNotFoundError, StoreError, VersionExistsError } from "./errors";
-import { newestRecord, PackageStore, type PackageStoreOptions } from "./store";
+import { PackageStore, type PackageStoreOptions } from "./store";
 import { ensureTable } from "./table";
 
 let ddb: DynamoDbLocal | undefined;

@@ -1,6 +1,6 @@
 // An in-memory package table with the RecordSource interface (model tests, benchmarks).
 import { compareVersions } from "../debian/version";
-import type { RecordSource } from "../publish/publisher";
+import type { RecordSource } from "../publish/entries";
 import { type PackageRecord, parseRecord, type RecordResult } from "../record/schema";
 
 export class MemoryRecords implements RecordSource {

@@ -1,6 +1,6 @@
 // An in-memory StateStore (model tests): the same compare-and-swap on the generation as the
 // DynamoDB one.
-import type { Manifest } from "../publish/chunks";
+import type { Manifest } from "../publish/manifest";
 import type { Retired, StateStore, SuiteCommit, SuiteState } from "../publish/state";
 
 export class MemoryStateStore implements StateStore {

@@ -1,0 +1,183 @@
+// Step 1 of a publication (docs/architecture.md, "One record"): from a valid record to its index
+// entry, the stanza the Packages files list. A manual/upstream record names a pool file that
+// its writer uploaded first; the pool is checked for it (reported, never fatal: the table is
+// the truth). A build record's .deb is built here, uploaded to the pool if absent, and its size
+// and hashes pinned on the record the first time; a pinned build whose bytes changed is refused.
+import type { Logger } from "pino";
+import type { Paragraph } from "../debian/control";
+import { readDeb } from "../debian/deb";
+import { debHashes } from "../debian/hashes";
+import { renderStanza } from "../debian/stanza";
+import { recordControl } from "../record/control";
+import { fileAttributes, type PinnedFile, poolPath } from "../record/pool";
+import type { PackageRecord, RecordResult } from "../record/schema";
+import type { ObjectStore } from "./bucket";
+import { buildRecordDeb } from "./build";
+import type { Entry } from "./chunks";
+import { objectHeaders } from "./layout";
+import type { PublisherSettings } from "./settings";
+
+/** What the publisher needs of the package table (PackageStore provides it). */
+export interface RecordSource {
+  getMany(ids: readonly string[]): Promise<Map<string, RecordResult | undefined>>;
+  /** Every item; `segments` > 1 scans in parallel (PackageStore does). */
+  scan(options?: { segments?: number }): AsyncIterable<RecordResult>;
+  versionsOf(name: string): Promise<PackageRecord[]>;
+  pinFile(id: string, file: PinnedFile): Promise<"pinned" | "already">;
+}
+
+/** Where a record lives: the suite and component named on it (or the stage's defaults). */
+export interface Location {
+  readonly suite: string;
+  readonly component: string;
+}
+
+export function locationOf(
+  record: PackageRecord,
+  settings: Pick<PublisherSettings, "defaultSuite" | "defaultComponent">,
+): Location {
+  return {
+    suite: record.suite ?? settings.defaultSuite,
+    component: record.component ?? settings.defaultComponent,
+  };
+}
+
+/** A record's entry, placed where it is published. */
+export interface Placed {
+  readonly location: Location;
+  readonly entry: Entry;
+}
+
+/** What a publication learns about the pool: one HEAD per file, or one listing of the pool. */
+export interface PoolView {
+  size(key: string): Promise<number | undefined>;
+}
+
+export const headPool = (bucket: ObjectStore): PoolView => ({
+  size: async (key) => (await bucket.head(key))?.size,
+});
+
+export async function listedPool(bucket: ObjectStore): Promise<PoolView> {
+  const sizes = new Map<string, number>();
+  for await (const o of bucket.list("pool/")) sizes.set(o.key, o.size);
+  return { size: async (key) => sizes.get(key) };
+}
+
+/** What the entries of one attempt report (the publication's report takes them over). */
+export interface EntryReport {
+  readonly missingFiles: { id: string; filename: string; problem: string }[];
+  readonly failed: { id: string; error: string }[];
+}
+
+export interface EntryContext {
+  readonly bucket: ObjectStore;
+  readonly records: RecordSource;
+  readonly settings: PublisherSettings;
+  readonly logger: Logger;
+  readonly pool: PoolView;
+  /** Check the pool file of manual/upstream records (a rebuild without the pool does not). */
+  readonly checkFiles: boolean;
+  readonly report: EntryReport;
+}
+
+/** The index entry of a valid record, or undefined when it cannot be published. */
+export async function entryOf(
+  record: PackageRecord,
+  ctx: EntryContext,
+): Promise<Entry | undefined> {
+  if (record.source === "build") return buildEntry(record, ctx);
+  const filename = record.filename as string;
+  if (ctx.checkFiles) {
+    const problem = poolProblem(await ctx.pool.size(filename), record.file_size as number);
+    if (problem !== undefined) {
+      const missing = { id: record.package_id, filename, problem };
+      ctx.report.missingFiles.push(missing);
+      ctx.logger.warn(missing, "pool file missing or of another size: published anyway");
+    }
+  }
+  return entry(record, recordControl(record), {
+    filename,
+    size: record.file_size as number,
+    md5: record.md5_hash as string,
+    sha1: record.sha1_hash as string,
+    sha256: record.sha256_hash as string,
+    sha512: record.sha512_hash as string,
+  });
+}
+
+/** The one pool check: what is wrong with a pool file of `found` bytes (undefined: absent). */
+export function poolProblem(found: number | undefined, expected: number): string | undefined {
+  if (found === undefined) return "missing from the pool";
+  if (found !== expected) return `has ${found} bytes, the record says ${expected}`;
+  return undefined;
+}
+
+async function buildEntry(record: PackageRecord, ctx: EntryContext): Promise<Entry | undefined> {
+  const { bucket, records, logger, report } = ctx;
+  const fail = (error: string): undefined => {
+    logger.error({ id: record.package_id }, error);
+    report.failed.push({ id: record.package_id, error });
+    return undefined;
+  };
+  let bytes: Uint8Array;
+  try {
+    bytes = buildRecordDeb(record);
+  } catch (error) {
+    return fail(`build failed: ${(error as Error).message}`);
+  }
+  const h = debHashes(bytes);
+  const filename =
+    record.filename ??
+    poolPath(
+      locationOf(record, ctx.settings).component,
+      record.package_name,
+      record.version,
+      record.architecture,
+    );
+  if (record.sha256_hash !== undefined && record.sha256_hash !== h.sha256) {
+    return fail(
+      `rebuilt .deb differs from the pinned one (sha256 ${h.sha256} != ${record.sha256_hash}): a published version never changes its bytes; publish a new version instead`,
+    );
+  }
+  const existing = await ctx.pool.size(filename);
+  if (existing === undefined) {
+    await bucket.put(filename, bytes, objectHeaders(filename));
+    logger.info(
+      { id: record.package_id, filename, size: h.size },
+      "built and uploaded to the pool",
+    );
+  } else if (existing !== h.size) {
+    return fail(
+      `pool file ${filename} has ${existing} bytes, the build has ${h.size}: refusing to overwrite a published file`,
+    );
+  }
+  if (record.sha256_hash === undefined) {
+    await records.pinFile(record.package_id, fileAttributes(filename, h));
+    logger.info(
+      { id: record.package_id, sha256: h.sha256 },
+      "pinned size and hashes on the record",
+    );
+  }
+  return entry(record, readDeb(bytes, filename).control, { filename, ...h });
+}
+
+function entry(
+  record: PackageRecord,
+  control: Paragraph,
+  file: {
+    filename: string;
+    size: number;
+    md5: string;
+    sha1: string;
+    sha256: string;
+    sha512: string;
+  },
+): Entry {
+  return {
+    id: record.package_id,
+    name: record.package_name,
+    version: record.version,
+    architecture: record.architecture,
+    stanza: renderStanza({ control, ...file }),
+  };
+}
