@@ -10,11 +10,12 @@ import { debHashes } from "../debian/hashes";
 import { renderStanza } from "../debian/stanza";
 import { recordControl } from "../record/control";
 import { fileAttributes, type PinnedFile, poolPath } from "../record/pool";
-import type { PackageRecord, RecordResult } from "../record/schema";
+import type { PackageRecord, RecordIssue, RecordResult } from "../record/schema";
 import type { ObjectStore } from "./bucket";
 import { buildRecordDeb } from "./build";
 import type { Entry } from "./chunks";
 import { objectHeaders } from "./layout";
+import type { Change } from "./plan";
 import type { PublisherSettings } from "./settings";
 
 /** What the publisher needs of the package table (PackageStore provides it). */
@@ -42,6 +43,12 @@ export function locationOf(
   };
 }
 
+/** A change to publish: an id, and every location its stream images placed it in. */
+export interface Touch {
+  readonly id: string;
+  readonly locations: readonly Location[];
+}
+
 /** A record's entry, placed where it is published. */
 export interface Placed {
   readonly location: Location;
@@ -63,8 +70,9 @@ export async function listedPool(bucket: ObjectStore): Promise<PoolView> {
   return { size: async (key) => sizes.get(key) };
 }
 
-/** What the entries of one attempt report (the publication's report takes them over). */
+/** What reading the records of one attempt reports (the publication's report takes it over). */
 export interface EntryReport {
+  readonly invalid: { key: string; issues: readonly RecordIssue[] }[];
   readonly missingFiles: { id: string; filename: string; problem: string }[];
   readonly failed: { id: string; error: string }[];
 }
@@ -78,6 +86,69 @@ export interface EntryContext {
   /** Check the pool file of manual/upstream records (a rebuild without the pool does not). */
   readonly checkFiles: boolean;
   readonly report: EntryReport;
+}
+
+/**
+ * The touched ids as changes to plan: their truth read now (never the stream's images, which
+ * may be stale, duplicated or out of order), and every place their images named.
+ */
+export async function touchedChanges(
+  touches: readonly Touch[],
+  ctx: EntryContext,
+): Promise<Map<string, Change>> {
+  const was = new Map<string, Location[]>();
+  for (const t of touches) was.set(t.id, [...(was.get(t.id) ?? []), ...t.locations]);
+  const truth = await ctx.records.getMany([...was.keys()]);
+  const out = new Map<string, Change>();
+  for (const [id, locations] of was) {
+    const result = truth.get(id);
+    let now: Placed | null = null;
+    if (result !== undefined && !result.ok) {
+      ctx.report.invalid.push({ key: result.key, issues: result.issues });
+    } else if (result !== undefined) {
+      const entry = await entryOf(result.record, ctx);
+      if (entry !== undefined) now = { location: locationOf(result.record, ctx.settings), entry };
+    }
+    out.set(id, { id, now, was: locations });
+  }
+  return out;
+}
+
+/** Parallel segments of a table scan. */
+const SCAN_SEGMENTS = 4;
+
+/**
+ * Every valid record of the suites `only` (all by default) as placed entries, from one scan
+ * of the table. Touched ids keep the truth they were read with. Also returns every valid
+ * record (a rebuild copies the newest kiro-repo from them).
+ */
+export async function suiteMembers(
+  only: ReadonlySet<string> | undefined,
+  touched: ReadonlyMap<string, Change>,
+  ctx: EntryContext,
+): Promise<{ members: Map<string, Placed[]>; valid: PackageRecord[] }> {
+  const members = new Map<string, Placed[]>();
+  const add = (placed: Placed) => {
+    const suite = placed.location.suite;
+    if (only === undefined || only.has(suite)) {
+      members.set(suite, [...(members.get(suite) ?? []), placed]);
+    }
+  };
+  const valid: PackageRecord[] = [];
+  for await (const result of ctx.records.scan({ segments: SCAN_SEGMENTS })) {
+    if (!result.ok) {
+      ctx.report.invalid.push({ key: result.key, issues: result.issues });
+      continue;
+    }
+    valid.push(result.record);
+    if (touched.has(result.record.package_id)) continue;
+    const location = locationOf(result.record, ctx.settings);
+    if (only !== undefined && !only.has(location.suite)) continue;
+    const entry = await entryOf(result.record, ctx);
+    if (entry !== undefined) add({ location, entry });
+  }
+  for (const c of touched.values()) if (c.now) add(c.now);
+  return { members, valid };
 }
 
 /** The index entry of a valid record, or undefined when it cannot be published. */

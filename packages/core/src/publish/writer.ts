@@ -12,8 +12,8 @@ import { type SigningKey, signRelease } from "../signing";
 import type { ObjectStore } from "./bucket";
 import type { IndexFiles, PreviousIndex } from "./chunks";
 import { distDir, INDEX_FILES, type IndexFile, indexDir, objectHeaders } from "./layout";
-import type { FileDigest, Manifest } from "./manifest";
-import type { IndexState, SuiteState } from "./state";
+import type { FileDigest } from "./manifest";
+import type { IndexState, StateStore, SuiteCommit, SuiteState } from "./state";
 
 /** Where an index file of `dir` is kept under its SHA-512 (the only by-hash copy we write). */
 export const byHashKey = (dir: string, sha512: string): string =>
@@ -45,19 +45,33 @@ export class RepositoryWriter {
 
   constructor(private readonly deps: WriterDeps) {}
 
-  /** The published files of an index, to splice: from memory if this process wrote them. */
+  /**
+   * The published files of a suite's indexes, to splice (one manifest read for all; the files
+   * from memory if this process wrote them). An index whose files are gone is left out.
+   */
   async previous(
-    suite: string,
-    key: string,
-    index: IndexState,
-    manifest: Manifest | undefined,
-  ): Promise<PreviousIndex | undefined> {
-    const dir = indexDir(suite, key);
-    const [gz, xz] = await Promise.all(
-      INDEX_FILES.map((name) => this.file(dir, name, byHashKey(dir, digestOf(index, name).sha512))),
+    state: SuiteState,
+    keys: readonly string[],
+    loadManifests: StateStore["loadManifests"],
+  ): Promise<Map<string, PreviousIndex>> {
+    const manifests = await loadManifests(state.suite, keys);
+    const out = new Map<string, PreviousIndex>();
+    await Promise.all(
+      keys.map(async (key) => {
+        const index = state.indexes[key];
+        const manifest = manifests.get(key);
+        if (index === undefined || manifest === undefined) return;
+        const dir = indexDir(state.suite, key);
+        const [gz, xz] = await Promise.all(
+          INDEX_FILES.map((name) =>
+            this.file(dir, name, byHashKey(dir, digestOf(index, name).sha512)),
+          ),
+        );
+        if (gz !== undefined && xz !== undefined) out.set(key, { gz, xz, manifest });
+        else this.deps.logger.warn({ index: key }, "previous index files are gone");
+      }),
     );
-    if (manifest === undefined || gz === undefined || xz === undefined) return undefined;
-    return { gz, xz, manifest };
+    return out;
   }
 
   /** Uploads the changed index files under their by-hash keys (before the commit). */
@@ -78,6 +92,36 @@ export class RepositoryWriter {
       }
     }
     await Promise.all(uploads);
+  }
+
+  /**
+   * After a commit: each suite's files, then, if a newer generation was committed meanwhile
+   * (our writes may have overwritten it), that one again so it stays on top. Returns each
+   * suite's state as published last.
+   */
+  async publishCommitted(
+    commits: readonly { commit: SuiteCommit; files: ReadonlyMap<string, unknown> }[],
+    loadSuite: StateStore["loadSuite"],
+  ): Promise<Map<string, SuiteState>> {
+    for (const { commit, files } of commits) {
+      await this.writeGeneration(commit.state, [...files.keys()]);
+    }
+    const published = new Map<string, SuiteState>();
+    for (const { commit } of commits) {
+      let latest = commit.state;
+      for (;;) {
+        const stored = await loadSuite(latest.suite);
+        if (stored === undefined || stored.generation === latest.generation) break;
+        this.deps.logger.info(
+          { suite: latest.suite, ours: latest.generation, latest: stored.generation },
+          "a newer generation was committed meanwhile; publishing it again so it stays on top",
+        );
+        await this.writeGeneration(stored, Object.keys(stored.indexes));
+        latest = stored;
+      }
+      published.set(latest.suite, latest);
+    }
+    return published;
   }
 
   /** Plain index paths (copies of by-hash objects), then Release, Release.gpg, InRelease. */
