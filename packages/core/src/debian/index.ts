@@ -93,6 +93,7 @@ export {
   compareVersions,
   type DebianVersion,
   isValidVersion,
+  newestVersion,
   parseVersion,
   stripEpoch,
   VersionError,

@@ -29,10 +29,12 @@ export interface ObjectStore {
   delete(keys: readonly string[]): Promise<void>;
 }
 
-const isMissing = (error: unknown): boolean =>
-  error instanceof NoSuchKey ||
-  error instanceof NotFound ||
-  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+/** Whether an S3 error means "no such object" (the one place this is decided). */
+export function isS3NotFound(error: unknown): boolean {
+  if (error instanceof NoSuchKey || error instanceof NotFound) return true;
+  const e = error as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+}
 
 export class S3ObjectStore implements ObjectStore {
   constructor(
@@ -47,7 +49,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return result.Body ? await result.Body.transformToByteArray() : new Uint8Array(0);
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isS3NotFound(error)) return undefined;
       throw error;
     }
   }
@@ -59,7 +61,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       return { size: result.ContentLength ?? 0, lastModified: result.LastModified ?? new Date(0) };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isS3NotFound(error)) return undefined;
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 // @app/core/publish: what handlers, scripts and the local stage use of the publisher. The
 // state table's definition is also importable alone (state-table.ts, for stacks/), and so are
 // the manifest shapes (manifest.ts): neither loads the native xz module.
-export { type ObjectInfo, type ObjectStore, S3ObjectStore } from "./bucket";
+export { isS3NotFound, type ObjectInfo, type ObjectStore, S3ObjectStore } from "./bucket";
 export { BuildError, buildRecordDeb } from "./build";
 export { buildIndex, type Entry, type IndexFiles, parseEntries, updateIndex } from "./chunks";
 export { ConflictError, MAX_ATTEMPTS } from "./commit";
