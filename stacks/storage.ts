@@ -4,7 +4,7 @@ import { STATE_TABLE } from "../packages/core/src/publish/state-table";
 import { PACKAGE_TABLE } from "../packages/core/src/store/table";
 import type { StageSetup } from "./config";
 
-/** Keys the CDN never serves (DESIGN §4): uploads in progress and operator files. */
+/** Keys the CDN never serves (docs/architecture.md §3): uploads in progress and operator files. */
 export const PRIVATE_PREFIXES = ["staging/", "internal/"] as const;
 
 // SST spells DynamoDB's enums its own way; these maps derive the SST table from the same
@@ -109,7 +109,7 @@ export function storage(stage: StageSetup) {
     },
     policy: [
       // Without s3:ListBucket S3 answers 403 for a missing key, and apt treats a non-404 error
-      // on InRelease as fatal (REFERENCE §2).
+      // on InRelease as fatal (docs/architecture.md §3).
       {
         actions: ["s3:ListBucket"],
         principals: cloudfront,

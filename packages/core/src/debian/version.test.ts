@@ -4,7 +4,6 @@ import fc from "fast-check";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { run, scratch } from "../testing/index";
-import { versionArb } from "../testing/record-arbitrary";
 import {
   compareVersions,
   isValidVersion,

@@ -163,7 +163,7 @@ export async function benchOurs(
       bucket.reset();
     };
     // The publisher never writes an InRelease in the second of the current one (S3's
-    // Last-Modified granularity; see nextSecondAfter in publisher.ts): samples start at least
+    // Last-Modified granularity; see nextSecondAfter in writer.ts): samples start at least
     // SETTLE_MS after the previous publication, as isolated changes do, so that wait is not
     // measured; one back-to-back sample shows it.
     let lastEnd = 0;
