@@ -157,9 +157,9 @@ export async function entryOf(
   ctx: EntryContext,
 ): Promise<Entry | undefined> {
   if (record.source === "build") return buildEntry(record, ctx);
-  const filename = record.filename as string;
+  const { filename } = record;
   if (ctx.checkFiles) {
-    const problem = poolProblem(await ctx.pool.size(filename), record.file_size as number);
+    const problem = poolProblem(await ctx.pool.size(filename), record.file_size);
     if (problem !== undefined) {
       const missing = { id: record.package_id, filename, problem };
       ctx.report.missingFiles.push(missing);
@@ -168,11 +168,11 @@ export async function entryOf(
   }
   return entry(record, recordControl(record), {
     filename,
-    size: record.file_size as number,
-    md5: record.md5_hash as string,
-    sha1: record.sha1_hash as string,
-    sha256: record.sha256_hash as string,
-    sha512: record.sha512_hash as string,
+    size: record.file_size,
+    md5: record.md5_hash,
+    sha1: record.sha1_hash,
+    sha256: record.sha256_hash,
+    sha512: record.sha512_hash,
   });
 }
 

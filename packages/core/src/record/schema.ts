@@ -107,20 +107,14 @@ const optionalText = Object.fromEntries(
 
 const url = v.pipe(v.string(), v.url("must be a URL"));
 
-const recordObject = v.strictObject({
+/** What every record carries, whatever its source. */
+const commonEntries = {
   package_id: v.string(),
   package_name: packageNameSchema,
   version: versionSchema,
   architecture: architectureSchema,
   suite: v.optional(suiteSchema),
   component: v.optional(componentSchema),
-  source: v.picklist(RECORD_SOURCES, `must be one of ${RECORD_SOURCES.join(", ")}`),
-  filename: v.optional(poolPathSchema),
-  file_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
-  md5_hash: v.optional(hex(32, "MD5")),
-  sha1_hash: v.optional(hex(40, "SHA-1")),
-  sha256_hash: v.optional(hex(64, "SHA-256")),
-  sha512_hash: v.optional(hex(128, "SHA-512")),
   maintainer: controlValue,
   description: controlValue,
   installed_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
@@ -136,12 +130,77 @@ const recordObject = v.strictObject({
     v.string(),
     v.isoTimestamp("must be an ISO 8601 timestamp with time zone"),
   ),
-  contents: v.optional(v.array(contentEntry)),
+};
+
+/** The pool file: required on a file-backed record; a build record gets it pinned. */
+const fileEntries = {
+  filename: poolPathSchema,
+  file_size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  md5_hash: hex(32, "MD5"),
+  sha1_hash: hex(40, "SHA-1"),
+  sha256_hash: hex(64, "SHA-256"),
+  sha512_hash: hex(128, "SHA-512"),
+};
+
+const optionalFileEntries = Object.fromEntries(
+  Object.entries(fileEntries).map(([k, schema]) => [k, v.optional(schema)]),
+) as { [K in keyof typeof fileEntries]: v.OptionalSchema<(typeof fileEntries)[K], undefined> };
+
+const buildEntries = {
+  contents: v.array(contentEntry),
   scripts: v.optional(v.record(v.picklist(SCRIPT_NAMES), v.string())),
   conffiles: v.optional(v.array(installPath)),
-});
+};
 
-type RecordInput = v.InferOutput<typeof recordObject>;
+const FILE_SOURCES = RECORD_SOURCES.filter(
+  (s): s is Exclude<(typeof RECORD_SOURCES)[number], "build"> => s !== "build",
+);
+const ONLY_BUILD = "only a build record carries contents, scripts or conffiles";
+
+/** The message of a missing or unknown attribute (a key issue of the record's object). */
+const keyMessage =
+  (missing: (key: string) => string) =>
+  (issue: v.BaseIssue<unknown>): string => {
+    const key = String(issue.path?.at(-1)?.key ?? "");
+    return issue.input === undefined ? missing(key) : `unknown attribute ${key}`;
+  };
+
+/**
+ * The record, discriminated by `source`: a file-backed record (upstream, manual, migration)
+ * names its pool file and hashes; a build record carries what it installs instead.
+ */
+const recordVariant = v.variant(
+  "source",
+  [
+    v.strictObject(
+      {
+        ...commonEntries,
+        source: v.picklist(FILE_SOURCES),
+        ...fileEntries,
+        contents: v.optional(v.undefined(ONLY_BUILD)),
+        scripts: v.optional(v.undefined(ONLY_BUILD)),
+        conffiles: v.optional(v.undefined(ONLY_BUILD)),
+      },
+      keyMessage((key) => (key in fileEntries ? "required unless source is build" : "required")),
+    ),
+    v.strictObject(
+      {
+        ...commonEntries,
+        source: v.literal("build"),
+        ...(Object.fromEntries(
+          Object.entries(fileEntries).map(([k, schema]) => [k, v.optional(schema)]),
+        ) as {
+          [K in keyof typeof fileEntries]: v.OptionalSchema<(typeof fileEntries)[K], undefined>;
+        }),
+        ...buildEntries,
+      },
+      keyMessage((key) => (key === "contents" ? "required when source is build" : "required")),
+    ),
+  ],
+  `must be one of ${RECORD_SOURCES.join(", ")}`,
+);
+
+type RecordInput = v.InferOutput<typeof recordVariant>;
 
 /** Cross-field rules, each checked only when the fields it reads are valid on their own. */
 const CROSS_CHECKS: readonly {
@@ -156,32 +215,11 @@ const CROSS_CHECKS: readonly {
     ok: (r) => r.package_id === packageId(r.package_name, r.version, r.architecture),
     message: "must be <package_name>#<version>#<architecture>",
   },
-  // Only a build record may lack its file: the publisher builds it and pins its hashes.
-  ...(
-    ["filename", "file_size", "md5_hash", "sha1_hash", "sha256_hash", "sha512_hash"] as const
-  ).map((field) => ({
-    reads: ["source", field] as (keyof RecordInput)[],
-    field,
-    ok: (r: RecordInput) => r.source === "build" || r[field] !== undefined,
-    message: "required unless source is build",
-  })),
-  {
-    reads: ["source", "contents"],
-    field: "contents",
-    ok: (r) => r.source !== "build" || r.contents !== undefined,
-    message: "required when source is build",
-  },
-  {
-    reads: ["source", "contents", "scripts", "conffiles"],
-    field: "contents",
-    ok: (r) => r.source === "build" || (!r.contents && !r.scripts && !r.conffiles),
-    message: "only a build record carries contents, scripts or conffiles",
-  },
 ];
 
-export const packageRecordSchema = v.pipe(
-  recordObject,
-  v.rawCheck(({ dataset, addIssue }) => {
+/** CROSS_CHECKS as a pipe action over the record's output type `T`. */
+const crossChecks = <T>() =>
+  v.rawCheck<T>(({ dataset, addIssue }) => {
     const value = dataset.value;
     if (typeof value !== "object" || value === null) return;
     const failed = new Set((dataset.issues ?? []).map((i) => String(i.path?.[0]?.key)));
@@ -202,13 +240,38 @@ export const packageRecordSchema = v.pipe(
         ],
       });
     }
-  }),
+  });
+
+export const packageRecordSchema = v.pipe(
+  recordVariant,
+  crossChecks<v.InferOutput<typeof recordVariant>>(),
   v.brand("PackageRecord"),
+);
+
+/**
+ * Every attribute a writer may set, whatever the source (the flat shape writers build). An
+ * item whose `source` is missing or unknown is checked against it, so that every other failed
+ * field is reported too.
+ */
+const recordInputShape = v.strictObject(
+  {
+    ...commonEntries,
+    source: v.picklist(RECORD_SOURCES, `must be one of ${RECORD_SOURCES.join(", ")}`),
+    ...optionalFileEntries,
+    contents: v.optional(buildEntries.contents),
+    scripts: buildEntries.scripts,
+    conffiles: buildEntries.conffiles,
+  },
+  keyMessage(() => "required"),
+);
+const flatRecordSchema = v.pipe(
+  recordInputShape,
+  crossChecks<v.InferOutput<typeof recordInputShape>>(),
 );
 
 export type PackageRecord = v.InferOutput<typeof packageRecordSchema>;
 /** The plain shape of a record, before validation (what writers build). */
-export type PackageRecordInput = v.InferInput<typeof packageRecordSchema>;
+export type PackageRecordInput = v.InferInput<typeof recordInputShape>;
 
 export interface RecordIssue {
   /** Dotted attribute path, e.g. `filename` or `control_extra.X-Foo`; `(item)` for the whole. */
@@ -224,10 +287,14 @@ export type RecordResult =
 export function parseRecord(item: unknown): RecordResult {
   const result = v.safeParse(packageRecordSchema, item, { abortEarly: false });
   if (result.success) return { ok: true, record: result.output };
+  // Without a valid source the variant checks nothing else: the flat shape names the rest.
+  const issues = result.issues.some((i) => i.type === "variant")
+    ? (v.safeParse(flatRecordSchema, item, { abortEarly: false }).issues ?? result.issues)
+    : result.issues;
   return {
     ok: false,
     key: describeKey(item),
-    issues: result.issues.map((issue) => ({
+    issues: issues.map((issue) => ({
       field: v.getDotPath(issue) ?? "(item)",
       message: issue.message,
     })),
