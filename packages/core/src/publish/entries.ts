@@ -130,9 +130,10 @@ export async function suiteMembers(
   const members = new Map<string, Placed[]>();
   const add = (placed: Placed) => {
     const suite = placed.location.suite;
-    if (only === undefined || only.has(suite)) {
-      members.set(suite, [...(members.get(suite) ?? []), placed]);
-    }
+    if (only !== undefined && !only.has(suite)) return;
+    const list = members.get(suite);
+    if (list === undefined) members.set(suite, [placed]);
+    else list.push(placed);
   };
   const valid: PackageRecord[] = [];
   for await (const result of ctx.records.scan({ segments: SCAN_SEGMENTS })) {
