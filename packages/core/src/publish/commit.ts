@@ -3,13 +3,14 @@
 // publication commits at once with a compare-and-swap on the generations it was planned from.
 // Losing the race means planning again from the winner's state, so no change is lost: this is
 // the only retry loop of the publisher.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { backoffDelay } from "../store/retry";
 import type { SuitePlan } from "./plan";
 import { releaseDate, renderSuiteRelease } from "./release";
 import type { PublisherSettings } from "./settings";
 import type { IndexState, Retired, SuiteCommit, SuiteState } from "./state";
-import { byHashKeys, sleep } from "./writer";
+import { byHashKeys } from "./writer";
 
 export const MAX_ATTEMPTS = 8;
 

@@ -2,6 +2,7 @@
 // index manifest, and one per retired by-hash object. A commit is one transaction whose
 // condition is the suite's generation: the compare-and-swap that serialises publishers.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import {
   type AttributeValue,
@@ -17,6 +18,7 @@ import {
   type TransactWriteItem,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
+import { backoffDelay } from "../store/retry";
 import type { Manifest } from "./manifest";
 import {
   parseManifest,
@@ -96,7 +98,7 @@ export class DynamoStateStore implements StateStore {
           out.set(key, parseManifest(JSON.parse(gunzipSync(bytes).toString()), key));
         }
         keys = result.UnprocessedKeys?.[this.tableName]?.Keys;
-        if (keys?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        if (keys?.length) await sleep(backoffDelay(attempt + 1, 50, 2000, Math.random()));
       }
     }
     return out;
@@ -207,7 +209,7 @@ export class DynamoStateStore implements StateStore {
           new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
         );
         pending = result.UnprocessedItems?.[this.tableName] ?? [];
-        if (pending.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        if (pending.length) await sleep(backoffDelay(attempt + 1, 50, 2000, Math.random()));
       }
     }
   }

@@ -6,6 +6,7 @@
 //
 // A warm process keeps the index files it wrote and when it wrote each InRelease, so its next
 // publication neither downloads the previous index nor asks the bucket for InRelease's time.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { byHashPath } from "../debian/by-hash";
 import { type SigningKey, signRelease } from "../signing";
@@ -189,5 +190,3 @@ export class RepositoryWriter {
     return recent?.key === key ? recent.body : await this.deps.bucket.get(key);
   }
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,8 @@
 // Pool paths: where a package's .deb lives in the bucket. Debian's layout, epoch dropped
 // (no `:` in keys), `lib*` packages grouped under a four-letter prefix.
+
 import { stripEpoch } from "../debian/version";
+import type { PinnedFile } from "./schema";
 
 /** The directory prefix Debian uses: `libx` for `lib*` packages, else the first letter. */
 export function poolPrefix(name: string): string {
@@ -40,16 +42,6 @@ export function poolPathProblem(path: string): string | undefined {
 
 export function isSafePoolPath(path: string): boolean {
   return poolPathProblem(path) === undefined;
-}
-
-/** The pool file on a record: what a writer sets, and what the publisher pins on a build. */
-export interface PinnedFile {
-  readonly filename: string;
-  readonly file_size: number;
-  readonly md5_hash: string;
-  readonly sha1_hash: string;
-  readonly sha256_hash: string;
-  readonly sha512_hash: string;
 }
 
 /** The file attributes of a record, from a pool path and the .deb's size and digests. */

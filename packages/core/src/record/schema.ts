@@ -142,6 +142,10 @@ const fileEntries = {
   sha512_hash: hex(128, "SHA-512"),
 };
 
+/** The pool file on a record: what a writer sets, and what the publisher pins on a build. */
+export const pinnedFileSchema = v.strictObject(fileEntries);
+export type PinnedFile = v.InferOutput<typeof pinnedFileSchema>;
+
 const optionalFileEntries = Object.fromEntries(
   Object.entries(fileEntries).map(([k, schema]) => [k, v.optional(schema)]),
 ) as { [K in keyof typeof fileEntries]: v.OptionalSchema<(typeof fileEntries)[K], undefined> };

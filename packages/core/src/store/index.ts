@@ -1,4 +1,5 @@
 export { compareRecords, newestRecord } from "../record/order";
+export { type PinnedFile, pinnedFileSchema } from "../record/schema";
 export {
   PinnedMismatchError,
   RecordNotFoundError,
@@ -22,9 +23,7 @@ export {
   FILE_ATTRIBUTES,
   PackageStore,
   type PackageStoreOptions,
-  type PinnedFile,
   PROVENANCE_ATTRIBUTES,
-  pinnedFileSchema,
   type ScanOptions,
 } from "./store";
 export { createTableInput, ensureTable, PACKAGE_TABLE, tableMismatches } from "./table";

@@ -43,12 +43,12 @@ import {
   itemToRecord,
   type PackageRecord,
   packageNameSchema,
-  poolPathProblem,
   type RecordIssue,
   type RecordResult,
   recordToItem,
 } from "../record";
 import { byteOrder, compareRecords, newestRecord } from "../record/order";
+import { type PinnedFile, pinnedFileSchema } from "../record/schema";
 import {
   PinnedMismatchError,
   RecordNotFoundError,
@@ -134,30 +134,6 @@ function sameValue(a: unknown, b: unknown): boolean {
   }
   return false;
 }
-
-const hex = (length: number) =>
-  v.pipe(
-    v.string(),
-    v.regex(new RegExp(`^[0-9a-f]{${length}}$`), `${length} lowercase hex digits`),
-  );
-
-/** The pool file pinFile records on a build record. */
-export const pinnedFileSchema = v.strictObject({
-  filename: v.pipe(
-    v.string(),
-    v.rawCheck(({ dataset, addIssue }) => {
-      if (!dataset.typed) return;
-      const problem = poolPathProblem(dataset.value);
-      if (problem) addIssue({ message: `not a safe pool path: ${problem}` });
-    }),
-  ),
-  file_size: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  md5_hash: hex(32),
-  sha1_hash: hex(40),
-  sha256_hash: hex(64),
-  sha512_hash: hex(128),
-});
-export type PinnedFile = v.InferOutput<typeof pinnedFileSchema>;
 
 const retrySettingsSchema = v.strictObject({
   /** Retries after the first attempt (default 3). */

@@ -2,8 +2,8 @@
 // pool files to pin, and re-keying a record so each property run owns its ids.
 import fc from "fast-check";
 import { poolPath } from "../record/pool";
+import type { PinnedFile } from "../record/schema";
 import { type PackageRecordInput, packageId } from "../record/schema";
-import type { PinnedFile } from "../store/store";
 import { controlValueArb, packageNameArb, versionArb } from "./record-arbitrary";
 
 const hexArb = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
