@@ -167,14 +167,14 @@ export async function entryOf(
       ctx.logger.warn(missing, "pool file missing or of another size: published anyway");
     }
   }
-  return entry(record, recordControl(record), {
+  return rendered(record, ctx, () => ({
     filename,
     size: record.file_size,
     md5: record.md5_hash,
     sha1: record.sha1_hash,
     sha256: record.sha256_hash,
     sha512: record.sha512_hash,
-  });
+  }));
 }
 
 /** The one pool check: what is wrong with a pool file of `found` bytes (undefined: absent). */
@@ -230,7 +230,31 @@ async function buildEntry(record: PackageRecord, ctx: EntryContext): Promise<Ent
       "pinned size and hashes on the record",
     );
   }
-  return entry(record, readDeb(bytes, filename).control, { filename, ...h });
+  return rendered(record, ctx, () => ({ filename, ...h }), readDeb(bytes, filename).control);
+}
+
+/**
+ * The entry of a record, or undefined, reported like an invalid record, when its stanza cannot
+ * be rendered (e.g. a `control_extra` field that collides with one the index writes): one
+ * record never fails a publication or a rebuild.
+ */
+function rendered(
+  record: PackageRecord,
+  ctx: EntryContext,
+  file: () => Parameters<typeof entry>[2],
+  control?: Paragraph,
+): Entry | undefined {
+  try {
+    return entry(record, control ?? recordControl(record), file());
+  } catch (error) {
+    const issue = { field: "(item)", message: `cannot be rendered: ${(error as Error).message}` };
+    ctx.report.invalid.push({ key: JSON.stringify(record.package_id), issues: [issue] });
+    ctx.logger.warn(
+      { id: record.package_id, error: issue.message },
+      "record cannot be rendered: skipped",
+    );
+    return undefined;
+  }
 }
 
 function entry(

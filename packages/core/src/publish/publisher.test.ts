@@ -1,9 +1,11 @@
 // Model tests of the publisher over in-memory stores: for any sequence of writes, cut into
 // any batches, duplicated and reordered, incremental publication converges on the bytes of
 // a full rebuild of the final table.
+
+import { gunzipSync } from "node:zlib";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import type { DynamoDBRecord } from "aws-lambda";
+import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import fc from "fast-check";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +18,7 @@ import { MemoryStateStore } from "../testing/memory-state";
 import { countingObjectStore } from "../testing/ports";
 import { Publisher } from "./publisher";
 import type { PublisherSettings } from "./settings";
-import { touchesOf } from "./stream";
+import { handleStreamBatch, touchesOf } from "./stream";
 
 const logger = pino({ level: "silent" });
 
@@ -336,5 +338,96 @@ describe("publisher (model)", () => {
     expect(listed.length).toBeGreaterThan(0);
     for (const key of listed) expect(bucket.objects.has(key), key).toBe(true);
     expect(after.length).toBeLessThan(beforeSweep.length + 4);
+  });
+});
+
+/** A stream batch that puts these items (new images only). */
+function putBatch(items: readonly Record<string, unknown>[]): DynamoDBStreamEvent {
+  return {
+    Records: items.map((item, i) => ({
+      eventID: String(i),
+      eventName: "INSERT",
+      dynamodb: {
+        Keys: { package_id: { S: item.package_id as string } },
+        SequenceNumber: String(i + 1).padStart(10, "0"),
+        NewImage: marshall(item, { removeUndefinedValues: true }) as never,
+      },
+    })),
+  };
+}
+
+const amd64Index = (bucket: MemoryObjectStore): string =>
+  gunzipSync(
+    bucket.objects.get("dists/stable/main/binary-amd64/Packages.gz")?.body ?? new Uint8Array(),
+  ).toString();
+
+describe("one bad record never blocks the others", () => {
+  const defaults = { defaultSuite: "stable", defaultComponent: "main" };
+  // Fields the stanza writes itself, or that only an index may set, in any spelling.
+  const collidingArb = fc
+    .tuple(
+      fc.constantFrom(
+        "Package",
+        "Version",
+        "Architecture",
+        "Maintainer",
+        "Description",
+        "SHA256",
+        "SHA512",
+        "Filename",
+        "Size",
+        "MD5sum",
+        "SHA1",
+      ),
+      fc.boolean(),
+    )
+    .map(([name, lower]) => (lower ? name.toLowerCase() : name));
+
+  it("a record whose stanza cannot be rendered is reported and skipped; its batch and a rebuild publish the rest", async () => {
+    await fc.assert(
+      fc.asyncProperty(collidingArb, fc.boolean(), async (field, poisonFirst) => {
+        const w = world();
+        const good = record("kiro", "1.0", "amd64", 0, {}) as unknown as Record<string, unknown>;
+        const poison = {
+          ...record("kiro-cli", "1.0", "amd64", 1, {}),
+          control_extra: { [field]: "1" },
+        } as unknown as Record<string, unknown>;
+        for (const r of [good, poison]) w.records.items.set(r.package_id as string, r);
+        const batch = putBatch(poisonFirst ? [poison, good] : [good, poison]);
+        const response = await handleStreamBatch(w.publisher, batch, defaults, logger);
+        expect(response.batchItemFailures).toEqual([]);
+        expect(response.report?.invalid.map((i) => i.key)).toEqual([
+          JSON.stringify(poison.package_id),
+        ]);
+        expect(amd64Index(w.bucket)).toContain("Package: kiro\n");
+        expect(amd64Index(w.bucket)).not.toContain("Package: kiro-cli\n");
+        const rebuilt = await w.publisher.rebuild({ pool: false });
+        expect(rebuilt.invalid.map((i) => i.key)).toEqual([JSON.stringify(poison.package_id)]);
+        expect(amd64Index(w.bucket)).toContain("Package: kiro\n");
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it("when a publication fails, the batch reports the record that fails, not its first record", async () => {
+    const w = world();
+    const good = record("kiro", "1.0", "amd64", 0, {}) as unknown as Record<string, unknown>;
+    const broken = record("kiro-cli", "1.0", "amd64", 0, {}) as unknown as Record<string, unknown>;
+    for (const r of [good, broken]) w.records.items.set(r.package_id as string, r);
+    // The table fails every read that includes the broken id (as a throttled partition would).
+    const getMany = w.records.getMany.bind(w.records);
+    w.records.getMany = async (ids) => {
+      if (ids.includes(broken.package_id as string))
+        throw new Error("ProvisionedThroughputExceeded");
+      return getMany(ids);
+    };
+    const response = await handleStreamBatch(
+      w.publisher,
+      putBatch([good, broken]),
+      defaults,
+      logger,
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "0000000002" }]);
+    expect(amd64Index(w.bucket)).toContain("Package: kiro\n");
   });
 });
