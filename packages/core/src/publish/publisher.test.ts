@@ -16,6 +16,7 @@ import { MemoryObjectStore } from "../testing/memory-bucket";
 import { MemoryRecords } from "../testing/memory-records";
 import { MemoryStateStore } from "../testing/memory-state";
 import { countingObjectStore } from "../testing/ports";
+import type { ObjectStore } from "./bucket";
 import { Publisher } from "./publisher";
 import type { PublisherSettings } from "./settings";
 import { handleStreamBatch, touchesOf } from "./stream";
@@ -429,5 +430,59 @@ describe("one bad record never blocks the others", () => {
     );
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "0000000002" }]);
     expect(amd64Index(w.bucket)).toContain("Package: kiro\n");
+  });
+});
+
+describe("write order", () => {
+  it("waits for InRelease's second before the plain index paths, then writes Release, Release.gpg and InRelease at once", async () => {
+    const records = new MemoryRecords();
+    const bucket = new MemoryObjectStore();
+    const calls: string[] = [];
+    const recording: ObjectStore = {
+      get: (key) => bucket.get(key),
+      list: (prefix) => bucket.list(prefix),
+      delete: (keys) => bucket.delete(keys),
+      head: (key) => {
+        calls.push(`head ${key}`);
+        return bucket.head(key);
+      },
+      put: (key, body, headers) => {
+        calls.push(`put ${key}`);
+        return bucket.put(key, body, headers);
+      },
+      copy: (from, to, headers) => {
+        calls.push(`copy ${to}`);
+        return bucket.copy(from, to, headers);
+      },
+    };
+    const make = () =>
+      new Publisher({
+        records,
+        bucket: recording,
+        state,
+        keys,
+        settings,
+        logger,
+        lastModifiedGranularityMs: 1000,
+      });
+    const state = new MemoryStateStore();
+    const first = record("kiro", "1.0", "amd64", 0, {});
+    records.items.set(first.package_id, first as unknown as Record<string, unknown>);
+    await make().rebuild({ pool: false });
+    const second = record("kiro", "1.1", "amd64", 0, {});
+    records.items.set(second.package_id, second as unknown as Record<string, unknown>);
+    calls.length = 0;
+    // A cold process: it asks the bucket when the current InRelease was written.
+    await make().publishChanges([{ id: second.package_id, locations: [] }]);
+    const plain = calls.findIndex((c) => /^copy dists\/stable\/.*\/Packages\.(gz|xz)$/.test(c));
+    expect(calls.indexOf("head dists/stable/InRelease")).toBeGreaterThanOrEqual(0);
+    expect(calls.indexOf("head dists/stable/InRelease")).toBeLessThan(plain);
+    expect(calls.slice(plain)).toEqual([
+      "copy dists/stable/main/binary-amd64/Packages.gz",
+      "copy dists/stable/main/binary-amd64/Packages.xz",
+      "put dists/stable/Release",
+      "put dists/stable/Release.gpg",
+      "put dists/stable/InRelease",
+    ]);
   });
 });

@@ -125,9 +125,16 @@ export class RepositoryWriter {
     return published;
   }
 
-  /** Plain index paths (copies of by-hash objects), then Release, Release.gpg, InRelease. */
+  /**
+   * Plain index paths (copies of by-hash objects), then Release, Release.gpg, InRelease at
+   * once. Signing and the If-Modified-Since wait come first, so a client that reads the plain
+   * paths (no by-hash) sees a new index beside the old InRelease for as short as possible.
+   */
   async writeGeneration(state: SuiteState, indexKeys: readonly string[]): Promise<void> {
     const { bucket, keys, logger } = this.deps;
+    const signed = await signRelease(state.release, keys, this.deps.now());
+    const dist = distDir(state.suite);
+    await this.nextSecondAfter(`${dist}/InRelease`, state);
     await Promise.all(
       indexKeys.flatMap((key) => {
         const index = state.indexes[key];
@@ -142,9 +149,6 @@ export class RepositoryWriter {
         );
       }),
     );
-    const signed = await signRelease(state.release, keys, this.deps.now());
-    const dist = distDir(state.suite);
-    await this.nextSecondAfter(`${dist}/InRelease`, state);
     await bucket.put(`${dist}/Release`, state.release, objectHeaders(`${dist}/Release`));
     await bucket.put(
       `${dist}/Release.gpg`,

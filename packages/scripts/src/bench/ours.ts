@@ -36,6 +36,11 @@ export type Split = Record<string, number>;
 
 export interface Sample {
   readonly ms: number;
+  /**
+   * From the first plain index path written to the new InRelease written: how long a client
+   * that reads plain paths (no by-hash) can see a new index beside the old InRelease.
+   */
+  readonly windowMs?: number;
   readonly split: Split;
   readonly dynamo: DynamoCounts;
   readonly s3: Record<string, number>;
@@ -142,6 +147,7 @@ export async function benchOurs(
     const store = new PackageStore({ client: storeClient, tableName: tables.packages, logger });
     const bucket = countingObjectStore(new S3ObjectStore(s3, BUCKET));
     const timeline = new Timeline();
+    const window = plainToInRelease();
     const settings = settingsFor(`${s3local.endpoint}/${BUCKET}`);
     const publisher = new Publisher({
       records: timed<RecordSource>(store, timeline, () => "dynamo records"),
@@ -150,7 +156,7 @@ export async function benchOurs(
         timeline,
         () => "dynamo state",
       ),
-      bucket: timed<ObjectStore>(bucket.store, timeline, (m) =>
+      bucket: timed<ObjectStore>(window.watch(bucket.store), timeline, (m) =>
         ["get", "head", "list"].includes(m) ? "s3 read" : "s3 write",
       ),
       keys: signingKeys,
@@ -161,6 +167,7 @@ export async function benchOurs(
       timeline.reset();
       dynamo.reset();
       bucket.reset();
+      window.reset();
     };
     // The publisher never writes an InRelease in the second of the current one (S3's
     // Last-Modified granularity; see nextSecondAfter in writer.ts): samples start at least
@@ -180,8 +187,10 @@ export async function benchOurs(
       if (!report.published.includes(SUITE) || report.failed.length > 0) {
         throw new Error(`publication did not publish ${SUITE}: ${JSON.stringify(report)}`);
       }
+      const windowMs = window.ms();
       return {
         ms: round(ms),
+        ...(windowMs === undefined ? {} : { windowMs: round(windowMs) }),
         split: splitOf(timeline, ms),
         dynamo: structuredClone(dynamo.counts),
         s3: { ...bucket.requests },
@@ -259,4 +268,31 @@ export async function benchOurs(
     await stopDdb();
     await removeWork();
   }
+}
+
+/** Watches a bucket for the first plain index path and the last InRelease written. */
+function plainToInRelease() {
+  let plain: number | undefined;
+  let inRelease: number | undefined;
+  return {
+    reset() {
+      plain = undefined;
+      inRelease = undefined;
+    },
+    ms: () => (plain === undefined || inRelease === undefined ? undefined : inRelease - plain),
+    watch: (inner: ObjectStore): ObjectStore => ({
+      get: (key) => inner.get(key),
+      head: (key) => inner.head(key),
+      list: (prefix) => inner.list(prefix),
+      delete: (keys) => inner.delete(keys),
+      async copy(from, to, headers) {
+        await inner.copy(from, to, headers);
+        if (/^dists\/[^/]+\/.+\/Packages\.(gz|xz)$/.test(to)) plain ??= performance.now();
+      },
+      async put(key, body, headers) {
+        await inner.put(key, body, headers);
+        if (/^dists\/[^/]+\/InRelease$/.test(key)) inRelease = performance.now();
+      },
+    }),
+  };
 }
