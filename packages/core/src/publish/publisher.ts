@@ -7,8 +7,9 @@
 //                  every record of the suite against an empty state (a rebuild, a new suite)
 //   3. commit.ts   the suites' commits, all at once, compare-and-swap on their generations;
 //                  losing means planning again from the winner's state (the one retry loop)
-//   4. writer.ts   by-hash objects before the commit; after it the plain index paths, Release,
-//                  Release.gpg, InRelease; then any newer generation again, so it stays on top
+//   4. writer.ts   by-hash objects before the commit; after it sign, wait out InRelease's
+//                  second, then the plain index paths, Release, Release.gpg, InRelease; then
+//                  any newer generation again, so it stays on top
 //   5. root.ts     kiro-repo.deb and, on a rebuild, the keyrings and index.html
 //   6. sweep.ts    by-hash objects past their grace period
 import type { Logger } from "pino";
