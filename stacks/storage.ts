@@ -1,10 +1,10 @@
 // Storage: the package table (the source of truth), the publisher's state table, and the
 // repository bucket behind a CDN.
-import type { STATE_TABLE } from "../packages/core/src/publish/dynamo-state";
+import { STATE_TABLE } from "../packages/core/src/publish/state-table";
 import { PACKAGE_TABLE } from "../packages/core/src/store/table";
 import type { StageSetup } from "./config";
 
-/** Keys the CDN never serves (DESIGN §4): uploads in progress and operator files. */
+/** Keys the CDN never serves (docs/architecture.md §3): uploads in progress and operator files. */
 export const PRIVATE_PREFIXES = ["staging/", "internal/"] as const;
 
 // SST spells DynamoDB's enums its own way; these maps derive the SST table from the same
@@ -18,10 +18,9 @@ const STREAM_VIEW = {
   KEYS_ONLY: "keys-only",
 } as const;
 
-// The state table's keys, spelled out: importing the value would pull the publisher (and its
-// native xz module, which SST's config bundler cannot load) into the deploy. The type ties them
-// to the definition, so a change there fails `npm run typecheck:infra`.
-const STATE_KEYS: typeof STATE_TABLE = { partitionKey: "pk", sortKey: "sk" };
+// The state table's definition lives apart from the publisher (whose native xz module SST's
+// config bundler cannot load), so its keys are imported, not copied.
+const STATE_KEYS = STATE_TABLE;
 
 const packageFields = Object.fromEntries(
   Object.entries(PACKAGE_TABLE.attributes).map(([name, type]) => [name, ATTRIBUTE_TYPE[type]]),
@@ -110,7 +109,7 @@ export function storage(stage: StageSetup) {
     },
     policy: [
       // Without s3:ListBucket S3 answers 403 for a missing key, and apt treats a non-404 error
-      // on InRelease as fatal (REFERENCE §2).
+      // on InRelease as fatal (docs/architecture.md §3).
       {
         actions: ["s3:ListBucket"],
         principals: cloudfront,

@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { controlDescription, loadConfig, type PackageConfig } from "@app/core/config";
 import { debHashes } from "@app/core/debian";
 import { createLogger, type Logger } from "@app/core/log";
+import { isS3NotFound } from "@app/core/publish";
 import {
   type PackageRecord,
   type PackageRecordInput,
@@ -28,8 +29,6 @@ import {
   CopyObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  NoSuchKey,
-  NotFound,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -155,11 +154,7 @@ export function legacyKeys(item: LegacyItem): string[] {
   return [...new Set(keys)];
 }
 
-function isMissing(error: unknown): boolean {
-  if (error instanceof NoSuchKey || error instanceof NotFound) return true;
-  const e = error as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
-}
+const isMissing = isS3NotFound;
 
 /** Transient S3/DynamoDB failures retried (three times, backoff), each retry logged. */
 function retrying<T>(logger: Logger, what: string, run: () => Promise<T>): Promise<T> {

@@ -1,4 +1,48 @@
-export * from "./load";
-export * from "./relations";
-export * from "./schema";
-export * from "./template";
+export {
+  CONFIG_EXTENSIONS,
+  ConfigError,
+  type ConfigProblem,
+  formatProblem,
+  type LoadedConfig,
+  type LoadOptions,
+  loadConfig,
+  loadPackageConfigs,
+  loadStageConfig,
+  type ParsedFile,
+  type ParseResult,
+  parseConfigText,
+} from "./load";
+export { parseRelations, RELATION_FIELDS, type RelationField, relationsSchema } from "./relations";
+export {
+  type BuildSource,
+  type ConfigWarning,
+  controlDescription,
+  DEFAULT_BY_HASH_GRACE_DAYS,
+  DEFAULT_SCHEDULE,
+  isScheduleExpression,
+  LOCAL_STAGE,
+  type ManualSource,
+  type PackageConfig,
+  type PackageConfigInput,
+  type PackageSource,
+  packageConfigSchema,
+  packageWarnings,
+  SOURCE_TYPES,
+  type StageConfig,
+  type StageConfigInput,
+  stageConfigSchema,
+  stageNameSchema,
+  stageWarnings,
+  type UpstreamSource,
+} from "./schema";
+export {
+  keyringPath,
+  renderTemplate,
+  sourcesPath,
+  TEMPLATE_PLACEHOLDERS,
+  type TemplatePlaceholder,
+  type TemplateValues,
+  templateValues,
+  unknownPlaceholders,
+  usesPlaceholder,
+} from "./template";

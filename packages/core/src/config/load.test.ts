@@ -5,7 +5,8 @@ import * as v from "valibot";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { scratch } from "../testing";
-import { packageConfigArb, packageNameArb, stageConfigArb } from "./arbitraries";
+import { packageConfigArb, packageNameArb, stageConfigArb } from "../testing/config-arbitraries";
+import { packageMutations, stageMutations } from "../testing/config-mutations";
 import {
   ConfigError,
   type ConfigProblem,
@@ -15,7 +16,6 @@ import {
   loadStageConfig,
   parseConfigText,
 } from "./load";
-import { packageMutations, stageMutations } from "./mutations";
 import { packageConfigSchema, stageConfigSchema } from "./schema";
 
 const root = scratch("kiro-config-");

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { run, scratch } from "../testing";
-import { relationFieldArb, versionArb } from "./arbitraries";
+import { relationFieldArb, versionArb } from "../testing/config-arbitraries";
 import { parseRelations, RELATION_FIELDS, type RelationField, relationsSchema } from "./relations";
 
 // The dpkg field name of each config field.

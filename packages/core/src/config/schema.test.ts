@@ -5,8 +5,8 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { controlValueProblem } from "../record/schema";
 import { runOk, scratch } from "../testing";
-import { packageConfigArb, stageConfigArb } from "./arbitraries";
-import { type Mutation, packageMutations, stageMutations } from "./mutations";
+import { packageConfigArb, stageConfigArb } from "../testing/config-arbitraries";
+import { type Mutation, packageMutations, stageMutations } from "../testing/config-mutations";
 import {
   controlDescription,
   DEFAULT_BY_HASH_GRACE_DAYS,

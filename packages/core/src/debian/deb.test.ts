@@ -13,6 +13,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { run, runOk, scratch } from "../testing";
+import { debSpec, materialize, tree } from "../testing/deb-arbitrary";
 import { readAr, writeAr } from "./ar";
 import { gzip } from "./compress";
 import { getField, type Paragraph, parseParagraph } from "./control";
@@ -27,7 +28,6 @@ import {
   readDeb,
   writeDeb,
 } from "./deb";
-import { debSpec, materialize, tree } from "./deb-arbitrary";
 import { writeTar } from "./tar";
 
 // Spawns Debian's tools many times: generous on a busy 2-core machine.

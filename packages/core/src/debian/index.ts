@@ -1,11 +1,102 @@
-export * from "./ar";
-export * from "./by-hash";
-export * from "./canonical-version";
-export * from "./compress";
-export * from "./control";
-export * from "./deb";
-export * from "./hashes";
-export * from "./release";
-export * from "./stanza";
-export * from "./tar";
-export * from "./version";
+export { AR_MAGIC, type ArMember, readAr, writeAr } from "./ar";
+export {
+  BY_HASH_ALGORITHMS,
+  type ByHashAlgorithm,
+  ByHashError,
+  type ByHashObject,
+  type ByHashPathParts,
+  byHashObjects,
+  byHashPath,
+  parseByHashPath,
+} from "./by-hash";
+export { canonicalVersion } from "./canonical-version";
+export {
+  concatBytes,
+  gzip,
+  gzipMembers,
+  joinXzParts,
+  splitXzStream,
+  type XzIndexRecord,
+  type XzPart,
+  xz,
+  xzBlocks,
+  xzPart,
+  xzPartAsync,
+} from "./compress";
+export {
+  ControlError,
+  type Field,
+  getField,
+  type Paragraph,
+  parseParagraph,
+  parseParagraphs,
+  renderParagraph,
+  renderParagraphs,
+} from "./control";
+export {
+  DEB_COMPRESSIONS,
+  DEFAULT_DEB_MTIME,
+  type DebCompression,
+  type DebDataFile,
+  type DebInfo,
+  type DebSpec,
+  type DebSpecFile,
+  debSpecSchema,
+  MAINTAINER_SCRIPTS,
+  type MaintainerScript,
+  readDeb,
+  writeDeb,
+} from "./deb";
+export { type DebHashes, debHashes } from "./hashes";
+export {
+  DEFAULT_RELEASE_HASHES,
+  formatReleaseDate,
+  nextReleaseDate,
+  parseRelease,
+  parseReleaseDate,
+  RELEASE_HASHES,
+  type Release,
+  ReleaseError,
+  type ReleaseFile,
+  type ReleaseHash,
+  type ReleaseInput,
+  releaseFileSchema,
+  releaseInputSchema,
+  renderRelease,
+  validateRelease,
+} from "./release";
+export {
+  compareStanzaKeys,
+  dpkgCapitalize,
+  INDEX_FIELDS,
+  orderStanzaFields,
+  PACKAGES_FIELD_ORDER,
+  type PackagesEntry,
+  renderPackages,
+  renderStanza,
+  StanzaError,
+  type StanzaInput,
+  type StanzaKey,
+  stanzaInputSchema,
+  stanzaSortKey,
+} from "./stanza";
+export {
+  compareComponents,
+  pathComponents,
+  readTar,
+  type TarEntry,
+  type TarEntryType,
+  type TarInput,
+  type TarWriteOptions,
+  writeTar,
+} from "./tar";
+export {
+  compareVersions,
+  type DebianVersion,
+  isValidVersion,
+  newestVersion,
+  parseVersion,
+  stripEpoch,
+  VersionError,
+  versionSchema,
+} from "./version";

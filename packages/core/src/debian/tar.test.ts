@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { extract } from "tar-stream";
 import { describe, expect, it } from "vitest";
 import { runOk, scratch } from "../testing";
-import { materialize, toInputs, tree } from "./deb-arbitrary";
+import { materialize, toInputs, tree } from "../testing/deb-arbitrary";
 import { DebFormatError, DebSpecError } from "./format-error";
 import { compareComponents, pathComponents, readTar, type TarInput, writeTar } from "./tar";
 

@@ -7,6 +7,7 @@ import { run, scratch } from "../testing/index";
 import {
   compareVersions,
   isValidVersion,
+  newestVersion,
   parseVersion,
   stripEpoch,
   VersionError,
@@ -444,5 +445,18 @@ describe("oracles", () => {
       ({ ours, dpkg, laxity }) => ours !== (dpkg === true && !laxity),
     );
     expect(mismatches.slice(0, 5), `seed ${seed}`).toEqual([]);
+  });
+});
+
+describe("newestVersion", () => {
+  it("is one of the versions and none is newer (dpkg's order); undefined for none", () => {
+    expect(newestVersion([])).toBeUndefined();
+    fc.assert(
+      fc.property(fc.array(versionArb, { minLength: 1, maxLength: 8 }), (versions) => {
+        const newest = newestVersion(versions) as string;
+        expect(versions).toContain(newest);
+        for (const v of versions) expect(compareVersions(v, newest)).toBeLessThanOrEqual(0);
+      }),
+    );
   });
 });

@@ -149,3 +149,10 @@ export const versionSchema = v.pipe(
     return `must be a Debian version ([epoch:]upstream[-revision]): ${typeof problem === "string" ? problem : "invalid"}`;
   }),
 );
+
+/** The newest of some versions by dpkg's order (the first of equal ones), or undefined. */
+export function newestVersion(versions: Iterable<string>): string | undefined {
+  let newest: string | undefined;
+  for (const v of versions) if (newest === undefined || compareVersions(v, newest) > 0) newest = v;
+  return newest;
+}

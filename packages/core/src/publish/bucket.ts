@@ -1,5 +1,6 @@
-// The bucket as the publisher sees it: a handful of operations, each one S3 request, counted
-// (the benchmark reports requests per publication). S3 and in-memory implementations.
+// The bucket as the publisher sees it: a handful of operations, each one S3 request (the
+// benchmark counts them with a wrapper from @app/core/testing). The in-memory bucket of the
+// model tests lives in testing/ too.
 import {
   CopyObjectCommand,
   DeleteObjectsCommand,
@@ -26,55 +27,46 @@ export interface ObjectStore {
   copy(from: string, to: string, headers: ObjectHeaders): Promise<void>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(keys: readonly string[]): Promise<void>;
-  /** Requests sent so far, by operation. */
-  readonly requests: Record<string, number>;
 }
 
-function count(requests: Record<string, number>, op: string): void {
-  requests[op] = (requests[op] ?? 0) + 1;
+/** Whether an S3 error means "no such object" (the one place this is decided). */
+export function isS3NotFound(error: unknown): boolean {
+  if (error instanceof NoSuchKey || error instanceof NotFound) return true;
+  const e = error as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
-
-const isMissing = (error: unknown): boolean =>
-  error instanceof NoSuchKey ||
-  error instanceof NotFound ||
-  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
 
 export class S3ObjectStore implements ObjectStore {
-  readonly requests: Record<string, number> = {};
-
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
   ) {}
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    count(this.requests, "get");
     try {
       const result = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key }),
       );
       return result.Body ? await result.Body.transformToByteArray() : new Uint8Array(0);
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isS3NotFound(error)) return undefined;
       throw error;
     }
   }
 
   async head(key: string): Promise<{ size: number; lastModified: Date } | undefined> {
-    count(this.requests, "head");
     try {
       const result = await this.client.send(
         new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
       );
       return { size: result.ContentLength ?? 0, lastModified: result.LastModified ?? new Date(0) };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isS3NotFound(error)) return undefined;
       throw error;
     }
   }
 
   async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
-    count(this.requests, "put");
     await this.client.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -87,7 +79,6 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async copy(from: string, to: string, headers: ObjectHeaders): Promise<void> {
-    count(this.requests, "copy");
     await this.client.send(
       new CopyObjectCommand({
         Bucket: this.bucket,
@@ -103,7 +94,6 @@ export class S3ObjectStore implements ObjectStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
-      count(this.requests, "list");
       const page = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
@@ -117,7 +107,6 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
-      count(this.requests, "delete");
       await this.client.send(
         new DeleteObjectsCommand({
           Bucket: this.bucket,
@@ -125,42 +114,5 @@ export class S3ObjectStore implements ObjectStore {
         }),
       );
     }
-  }
-}
-
-/** An in-memory bucket for model tests. */
-export class MemoryObjectStore implements ObjectStore {
-  readonly requests: Record<string, number> = {};
-  readonly objects = new Map<string, { body: Uint8Array; headers: ObjectHeaders; at: Date }>();
-
-  async get(key: string): Promise<Uint8Array | undefined> {
-    count(this.requests, "get");
-    return this.objects.get(key)?.body;
-  }
-  async head(key: string): Promise<{ size: number; lastModified: Date } | undefined> {
-    count(this.requests, "head");
-    const o = this.objects.get(key);
-    return o === undefined ? undefined : { size: o.body.length, lastModified: o.at };
-  }
-  async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
-    count(this.requests, "put");
-    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-    this.objects.set(key, { body: bytes, headers, at: new Date() });
-  }
-  async copy(from: string, to: string, headers: ObjectHeaders): Promise<void> {
-    count(this.requests, "copy");
-    const o = this.objects.get(from);
-    if (o === undefined) throw new Error(`copy: no object ${from}`);
-    this.objects.set(to, { body: o.body, headers, at: new Date() });
-  }
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    count(this.requests, "list");
-    for (const [key, o] of [...this.objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (key.startsWith(prefix)) yield { key, size: o.body.length, lastModified: o.at };
-    }
-  }
-  async delete(keys: readonly string[]): Promise<void> {
-    count(this.requests, "delete");
-    for (const key of keys) this.objects.delete(key);
   }
 }

@@ -2,7 +2,8 @@ import { gunzipSync } from "node:zlib";
 import { xz as lzma } from "@napi-rs/lzma";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { packageNameArb, versionArb } from "../record/arbitrary";
+import { packageId } from "../record/schema";
+import { packageNameArb, versionArb } from "../testing/record-arbitrary";
 import {
   buildIndex,
   type Changes,
@@ -21,7 +22,7 @@ const entryArb = fc
   })
   .map(
     ({ name, version, architecture, text }): Entry => ({
-      id: `${name}#${version}#${architecture}`,
+      id: packageId(name, version, architecture),
       name,
       version,
       architecture,

@@ -7,7 +7,6 @@
 // a full rebuild of the same table are the same bytes.
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
-import * as v from "valibot";
 import {
   concatBytes,
   gzip,
@@ -17,6 +16,8 @@ import {
   xzPartAsync,
 } from "../debian/compress";
 import { compareStanzaKeys } from "../debian/stanza";
+import { packageId, packageIdParts } from "../record/schema";
+import type { ChunkMeta, FileDigest, Manifest } from "./manifest";
 
 /** Average number of stanzas per chunk. */
 export const CHUNK_EVERY = 64;
@@ -40,11 +41,8 @@ export function compareKeys(a: EntryKey, b: EntryKey): number {
   );
 }
 
-/** The key of a package id (`name#version#arch`: none of the parts can hold `#`). */
-export function keyOfId(id: string): EntryKey {
-  const [name = "", version = "", architecture = ""] = id.split("#");
-  return { name, version, architecture };
-}
+/** The key of a package id. */
+export const keyOfId = (id: string): EntryKey => packageIdParts(id);
 
 function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
@@ -70,27 +68,6 @@ export function chunkEntries(sorted: readonly Entry[]): Entry[][] {
   return chunks;
 }
 
-const chunkMetaSchema = v.strictObject({
-  /** Key of the chunk's first entry: [name, version, architecture]. */
-  first: v.tuple([v.string(), v.string(), v.string()]),
-  count: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  /** Entries that are not Architecture: all (an architecture is present while any has some). */
-  own: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  raw: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  gz: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  xz: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  /** The chunk's xz index records: [unpadded size, uncompressed size] per block. */
-  blocks: v.array(v.tuple([v.number(), v.number()])),
-});
-
-export const manifestSchema = v.strictObject({
-  xzCheck: v.number(),
-  chunks: v.array(chunkMetaSchema),
-});
-
-export type ChunkMeta = v.InferOutput<typeof chunkMetaSchema>;
-export type Manifest = v.InferOutput<typeof manifestSchema>;
-
 /** An index's compressed files and the manifest that lets the next change splice them. */
 export interface IndexFiles {
   readonly gz: Uint8Array;
@@ -105,12 +82,6 @@ export interface IndexFiles {
    */
   readonly raw: FileDigest;
   readonly manifest: Manifest;
-}
-
-export interface FileDigest {
-  readonly size: number;
-  readonly sha256: string;
-  readonly sha512: string;
 }
 
 function digest(bytes: Uint8Array): FileDigest {
@@ -226,7 +197,13 @@ export function parseEntries(text: string): Entry[] {
     const name = field("Package");
     const version = field("Version");
     const architecture = field("Architecture");
-    entries.push({ id: `${name}#${version}#${architecture}`, name, version, architecture, stanza });
+    entries.push({
+      id: packageId(name, version, architecture),
+      name,
+      version,
+      architecture,
+      stanza,
+    });
   }
   return entries;
 }

@@ -2,27 +2,24 @@
 // index manifest, and one per retired by-hash object. A commit is one transaction whose
 // condition is the suite's generation: the compare-and-swap that serialises publishers.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import {
   type AttributeValue,
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
   BatchWriteItemCommand,
-  CreateTableCommand,
-  type CreateTableCommandInput,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   QueryCommand,
-  ResourceNotFoundException,
   ScanCommand,
   type ScanCommandOutput,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
-  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
-import type { Manifest } from "./chunks";
+import { backoffDelay } from "../store/retry";
+import type { Manifest } from "./manifest";
 import {
   parseManifest,
   parseSuiteState,
@@ -32,39 +29,6 @@ import {
   type SuiteCommit,
   type SuiteState,
 } from "./state";
-
-export const STATE_TABLE = { partitionKey: "pk", sortKey: "sk" } as const;
-
-export function createStateTableInput(tableName: string): CreateTableCommandInput {
-  return {
-    TableName: tableName,
-    BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: [
-      { AttributeName: "pk", AttributeType: "S" },
-      { AttributeName: "sk", AttributeType: "S" },
-    ],
-    KeySchema: [
-      { AttributeName: "pk", KeyType: "HASH" },
-      { AttributeName: "sk", KeyType: "RANGE" },
-    ],
-  };
-}
-
-/** Creates the state table if it does not exist (local stage and tests). */
-export async function ensureStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
-  } catch (error) {
-    if (!(error instanceof ResourceNotFoundException)) throw error;
-  }
-  try {
-    await client.send(new CreateTableCommand(createStateTableInput(tableName)));
-  } catch (error) {
-    if ((error as Error).name !== "ResourceInUseException") throw error;
-  }
-  await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: tableName });
-}
 
 const suitePk = (suite: string) => `suite#${suite}`;
 const retiredPk = (suite: string) => `retired#${suite}`;
@@ -134,7 +98,7 @@ export class DynamoStateStore implements StateStore {
           out.set(key, parseManifest(JSON.parse(gunzipSync(bytes).toString()), key));
         }
         keys = result.UnprocessedKeys?.[this.tableName]?.Keys;
-        if (keys?.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        if (keys?.length) await sleep(backoffDelay(attempt + 1, 50, 2000, Math.random()));
       }
     }
     return out;
@@ -245,7 +209,7 @@ export class DynamoStateStore implements StateStore {
           new BatchWriteItemCommand({ RequestItems: { [this.tableName]: pending } }),
         );
         pending = result.UnprocessedItems?.[this.tableName] ?? [];
-        if (pending.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        if (pending.length) await sleep(backoffDelay(attempt + 1, 50, 2000, Math.random()));
       }
     }
   }

@@ -1,20 +1,25 @@
 // Model tests of the publisher over in-memory stores: for any sequence of writes, cut into
 // any batches, duplicated and reordered, incremental publication converges on the bytes of
 // a full rebuild of the final table.
+
+import { gunzipSync } from "node:zlib";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import type { DynamoDBRecord } from "aws-lambda";
+import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import fc from "fast-check";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { poolPath } from "../record/pool";
 import { type PackageRecordInput, packageId } from "../record/schema";
 import { generateSigningKey, loadSigningKeys, type SigningKey } from "../signing";
-import { MemoryObjectStore } from "./bucket";
-import { MemoryRecords } from "./memory-records";
-import { Publisher, type PublisherSettings } from "./publisher";
-import { MemoryStateStore } from "./state";
-import { touchesOf } from "./stream";
+import { MemoryObjectStore } from "../testing/memory-bucket";
+import { MemoryRecords } from "../testing/memory-records";
+import { MemoryStateStore } from "../testing/memory-state";
+import { countingObjectStore } from "../testing/ports";
+import type { ObjectStore } from "./bucket";
+import { Publisher } from "./publisher";
+import type { PublisherSettings } from "./settings";
+import { handleStreamBatch, touchesOf } from "./stream";
 
 const logger = pino({ level: "silent" });
 
@@ -47,10 +52,11 @@ beforeAll(async () => {
 function world(options: { settings?: Partial<PublisherSettings>; now?: () => Date } = {}) {
   const records = new MemoryRecords();
   const bucket = new MemoryObjectStore();
+  const counted = countingObjectStore(bucket);
   const state = new MemoryStateStore();
   const publisher = new Publisher({
     records,
-    bucket,
+    bucket: counted.store,
     state,
     keys,
     settings: { ...settings, ...options.settings },
@@ -58,7 +64,7 @@ function world(options: { settings?: Partial<PublisherSettings>; now?: () => Dat
     lastModifiedGranularityMs: 0,
     ...(options.now ? { now: options.now } : {}),
   });
-  return { records, bucket, state, publisher };
+  return { records, bucket, requests: counted.requests, state, publisher };
 }
 
 const NAMES = ["kiro", "kiro-cli", "libkiro"];
@@ -236,12 +242,12 @@ describe("publisher (model)", () => {
     const r = record("pkg150", "1.1", "amd64", 0, {});
     w.records.items.set(r.package_id, r as unknown as Record<string, unknown>);
     const readsBefore = w.records.reads;
-    for (const k of Object.keys(w.bucket.requests)) w.bucket.requests[k] = 0;
+    for (const k of Object.keys(w.requests)) w.requests[k] = 0;
     await w.publisher.publishChanges([
       { id: r.package_id, locations: [{ suite: "stable", component: "main" }] },
     ]);
     expect(w.records.reads - readsBefore).toBe(1);
-    const total = Object.values(w.bucket.requests).reduce((x, y) => x + y, 0);
+    const total = Object.values(w.requests).reduce((x, y) => x + y, 0);
     expect(total).toBeLessThanOrEqual(12);
   });
 
@@ -251,10 +257,10 @@ describe("publisher (model)", () => {
     w.records.items.set(r.package_id, r as unknown as Record<string, unknown>);
     const touch = [{ id: r.package_id, locations: [{ suite: "stable", component: "main" }] }];
     await w.publisher.publishChanges(touch);
-    const puts = w.bucket.requests.put ?? 0;
+    const puts = w.requests.put ?? 0;
     const report = await w.publisher.publishChanges(touch);
     expect(report.published).toEqual([]);
-    expect(w.bucket.requests.put ?? 0).toBe(puts);
+    expect(w.requests.put ?? 0).toBe(puts);
   });
 
   it("reports invalid records with their key and fields, and publishes the rest", async () => {
@@ -333,5 +339,150 @@ describe("publisher (model)", () => {
     expect(listed.length).toBeGreaterThan(0);
     for (const key of listed) expect(bucket.objects.has(key), key).toBe(true);
     expect(after.length).toBeLessThan(beforeSweep.length + 4);
+  });
+});
+
+/** A stream batch that puts these items (new images only). */
+function putBatch(items: readonly Record<string, unknown>[]): DynamoDBStreamEvent {
+  return {
+    Records: items.map((item, i) => ({
+      eventID: String(i),
+      eventName: "INSERT",
+      dynamodb: {
+        Keys: { package_id: { S: item.package_id as string } },
+        SequenceNumber: String(i + 1).padStart(10, "0"),
+        NewImage: marshall(item, { removeUndefinedValues: true }) as never,
+      },
+    })),
+  };
+}
+
+const amd64Index = (bucket: MemoryObjectStore): string =>
+  gunzipSync(
+    bucket.objects.get("dists/stable/main/binary-amd64/Packages.gz")?.body ?? new Uint8Array(),
+  ).toString();
+
+describe("one bad record never blocks the others", () => {
+  const defaults = { defaultSuite: "stable", defaultComponent: "main" };
+  // Fields the stanza writes itself, or that only an index may set, in any spelling.
+  const collidingArb = fc
+    .tuple(
+      fc.constantFrom(
+        "Package",
+        "Version",
+        "Architecture",
+        "Maintainer",
+        "Description",
+        "SHA256",
+        "SHA512",
+        "Filename",
+        "Size",
+        "MD5sum",
+        "SHA1",
+      ),
+      fc.boolean(),
+    )
+    .map(([name, lower]) => (lower ? name.toLowerCase() : name));
+
+  it("a record whose stanza cannot be rendered is reported and skipped; its batch and a rebuild publish the rest", async () => {
+    await fc.assert(
+      fc.asyncProperty(collidingArb, fc.boolean(), async (field, poisonFirst) => {
+        const w = world();
+        const good = record("kiro", "1.0", "amd64", 0, {}) as unknown as Record<string, unknown>;
+        const poison = {
+          ...record("kiro-cli", "1.0", "amd64", 1, {}),
+          control_extra: { [field]: "1" },
+        } as unknown as Record<string, unknown>;
+        for (const r of [good, poison]) w.records.items.set(r.package_id as string, r);
+        const batch = putBatch(poisonFirst ? [poison, good] : [good, poison]);
+        const response = await handleStreamBatch(w.publisher, batch, defaults, logger);
+        expect(response.batchItemFailures).toEqual([]);
+        expect(response.report?.invalid.map((i) => i.key)).toEqual([
+          JSON.stringify(poison.package_id),
+        ]);
+        expect(amd64Index(w.bucket)).toContain("Package: kiro\n");
+        expect(amd64Index(w.bucket)).not.toContain("Package: kiro-cli\n");
+        const rebuilt = await w.publisher.rebuild({ pool: false });
+        expect(rebuilt.invalid.map((i) => i.key)).toEqual([JSON.stringify(poison.package_id)]);
+        expect(amd64Index(w.bucket)).toContain("Package: kiro\n");
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it("when a publication fails, the batch reports the record that fails, not its first record", async () => {
+    const w = world();
+    const good = record("kiro", "1.0", "amd64", 0, {}) as unknown as Record<string, unknown>;
+    const broken = record("kiro-cli", "1.0", "amd64", 0, {}) as unknown as Record<string, unknown>;
+    for (const r of [good, broken]) w.records.items.set(r.package_id as string, r);
+    // The table fails every read that includes the broken id (as a throttled partition would).
+    const getMany = w.records.getMany.bind(w.records);
+    w.records.getMany = async (ids) => {
+      if (ids.includes(broken.package_id as string))
+        throw new Error("ProvisionedThroughputExceeded");
+      return getMany(ids);
+    };
+    const response = await handleStreamBatch(
+      w.publisher,
+      putBatch([good, broken]),
+      defaults,
+      logger,
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "0000000002" }]);
+    expect(amd64Index(w.bucket)).toContain("Package: kiro\n");
+  });
+});
+
+describe("write order", () => {
+  it("waits for InRelease's second before the plain index paths, then writes Release, Release.gpg and InRelease at once", async () => {
+    const records = new MemoryRecords();
+    const bucket = new MemoryObjectStore();
+    const calls: string[] = [];
+    const recording: ObjectStore = {
+      get: (key) => bucket.get(key),
+      list: (prefix) => bucket.list(prefix),
+      delete: (keys) => bucket.delete(keys),
+      head: (key) => {
+        calls.push(`head ${key}`);
+        return bucket.head(key);
+      },
+      put: (key, body, headers) => {
+        calls.push(`put ${key}`);
+        return bucket.put(key, body, headers);
+      },
+      copy: (from, to, headers) => {
+        calls.push(`copy ${to}`);
+        return bucket.copy(from, to, headers);
+      },
+    };
+    const make = () =>
+      new Publisher({
+        records,
+        bucket: recording,
+        state,
+        keys,
+        settings,
+        logger,
+        lastModifiedGranularityMs: 1000,
+      });
+    const state = new MemoryStateStore();
+    const first = record("kiro", "1.0", "amd64", 0, {});
+    records.items.set(first.package_id, first as unknown as Record<string, unknown>);
+    await make().rebuild({ pool: false });
+    const second = record("kiro", "1.1", "amd64", 0, {});
+    records.items.set(second.package_id, second as unknown as Record<string, unknown>);
+    calls.length = 0;
+    // A cold process: it asks the bucket when the current InRelease was written.
+    await make().publishChanges([{ id: second.package_id, locations: [] }]);
+    const plain = calls.findIndex((c) => /^copy dists\/stable\/.*\/Packages\.(gz|xz)$/.test(c));
+    expect(calls.indexOf("head dists/stable/InRelease")).toBeGreaterThanOrEqual(0);
+    expect(calls.indexOf("head dists/stable/InRelease")).toBeLessThan(plain);
+    expect(calls.slice(plain)).toEqual([
+      "copy dists/stable/main/binary-amd64/Packages.gz",
+      "copy dists/stable/main/binary-amd64/Packages.xz",
+      "put dists/stable/Release",
+      "put dists/stable/Release.gpg",
+      "put dists/stable/InRelease",
+    ]);
   });
 });

@@ -1,10 +1,13 @@
 // The files at the root of the bucket: the public keyring (binary for Signed-By, armored for
-// people) and index.html with both ways to install.
+// people), index.html with both ways to install, and kiro-repo.deb.
+import type { Logger } from "pino";
+import { newestRecord } from "../record/order";
+import type { PackageRecord } from "../record/schema";
 import type { SigningKey } from "../signing";
 import { exportKeyring } from "../signing";
 import type { ObjectStore } from "./bucket";
 import { objectHeaders } from "./layout";
-import type { RootFiles } from "./settings";
+import type { PublisherSettings, RootFiles } from "./settings";
 
 const html = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -72,4 +75,22 @@ export async function writeRootFiles(
     keys.map((k) => k.fingerprint),
   );
   await bucket.put("index.html", html, objectHeaders("index.html"));
+}
+
+/** `kiro-repo.deb` at the root: a byte copy of the newest built and pinned setup package. */
+export async function copyNewestRepoPackage(
+  deps: { bucket: ObjectStore; settings: PublisherSettings; logger: Logger },
+  records: readonly PackageRecord[],
+): Promise<void> {
+  const { root } = deps.settings;
+  const newest = newestRecord(
+    records.filter((r) => r.package_name === root.repoPackage && r.sha256_hash !== undefined),
+  );
+  if (newest?.filename === undefined) return;
+  const key = root.repoCopyKey;
+  await deps.bucket.copy(newest.filename, key, objectHeaders(key));
+  deps.logger.info(
+    { version: newest.version, from: newest.filename },
+    `${key} now copies the newest ${root.repoPackage}`,
+  );
 }

@@ -17,8 +17,6 @@ export interface RuntimeParams {
   readonly signingKeys: string;
   readonly settings: PublisherSettings;
   readonly logger: Logger;
-  /** Test hook, see PublisherDeps.pause. */
-  readonly pause?: PublisherDeps["pause"];
 }
 
 /** S3 path-style addressing where an endpoint is set (s3rver answers on 127.0.0.1). */
@@ -36,6 +34,14 @@ export async function createPublisher(params: RuntimeParams): Promise<{
   publisher: Publisher;
   store: PackageStore;
 }> {
+  const { deps, store } = await publisherDeps(params);
+  return { publisher: new Publisher(deps), store };
+}
+
+/** The ports of a cloud publisher (tests wrap them, e.g. to pause between steps). */
+export async function publisherDeps(
+  params: RuntimeParams,
+): Promise<{ deps: PublisherDeps; store: PackageStore }> {
   const dynamo = dynamoClient();
   // The store retries (and logs each retry) itself.
   const store = new PackageStore({
@@ -44,14 +50,13 @@ export async function createPublisher(params: RuntimeParams): Promise<{
     logger: params.logger,
   });
   const keys = await loadSigningKeys(params.signingKeys);
-  const publisher = new Publisher({
+  const deps: PublisherDeps = {
     records: store,
     state: new DynamoStateStore(dynamo, params.stateTable),
     bucket: new S3ObjectStore(s3Client(), params.bucket),
     keys,
     settings: params.settings,
     logger: params.logger,
-    ...(params.pause ? { pause: params.pause } : {}),
-  });
-  return { publisher, store };
+  };
+  return { deps, store };
 }

@@ -4,20 +4,13 @@
 // no compare-and-swap that s3rver or older setups honour), and it is never the truth about
 // packages: a full rebuild recreates it from the package table alone.
 import * as v from "valibot";
-import { type Manifest, manifestSchema } from "./chunks";
-
-const hashSchema = v.strictObject({
-  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
-  sha512: v.pipe(v.string(), v.regex(/^[0-9a-f]{128}$/)),
-});
-export type FileHash = v.InferOutput<typeof hashSchema>;
+import { fileDigestSchema, type Manifest, manifestSchema } from "./manifest";
 
 const indexStateSchema = v.strictObject({
   /** The uncompressed Packages: listed in the Release, never uploaded. */
-  raw: hashSchema,
-  gz: hashSchema,
-  xz: hashSchema,
+  raw: fileDigestSchema,
+  gz: fileDigestSchema,
+  xz: fileDigestSchema,
   /** Entries whose Architecture is not `all`: an architecture stays listed while it has any. */
   own: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
@@ -49,7 +42,7 @@ export interface SuiteCommit {
   readonly retired: readonly Retired[];
 }
 
-/** Where the publisher keeps its state. Two implementations: DynamoDB, and memory for tests. */
+/** Where the publisher keeps its state. DynamoDB (dynamo-state.ts); tests use testing/memory-state.ts. */
 export interface StateStore {
   loadSuite(suite: string): Promise<SuiteState | undefined>;
   /** Every suite ever published (a rebuild keeps publishing a suite that lost its packages). */
@@ -82,55 +75,4 @@ export function parseManifest(value: unknown, where: string): Manifest {
     throw new StateError(`index manifest ${where} is corrupt (a force rebuild recreates it)`);
   }
   return result.output;
-}
-
-/** An in-memory StateStore (tests and the benchmark's model). */
-export class MemoryStateStore implements StateStore {
-  private readonly suites = new Map<string, SuiteState>();
-  private readonly manifests = new Map<string, Manifest>();
-  private readonly retired = new Map<string, Retired[]>();
-
-  async loadSuite(suite: string): Promise<SuiteState | undefined> {
-    const state = this.suites.get(suite);
-    return state === undefined ? undefined : structuredClone(state);
-  }
-
-  async listSuites(): Promise<string[]> {
-    return [...this.suites.keys()].sort();
-  }
-
-  async loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>> {
-    const out = new Map<string, Manifest>();
-    for (const key of indexKeys) {
-      const manifest = this.manifests.get(`${suite}|${key}`);
-      if (manifest !== undefined) out.set(key, structuredClone(manifest));
-    }
-    return out;
-  }
-
-  async commit(commits: readonly SuiteCommit[]): Promise<boolean> {
-    for (const c of commits) {
-      if ((this.suites.get(c.state.suite)?.generation ?? 0) !== c.from) return false;
-    }
-    for (const c of commits) {
-      this.suites.set(c.state.suite, structuredClone(c.state));
-      for (const [key, manifest] of c.manifests) {
-        this.manifests.set(`${c.state.suite}|${key}`, structuredClone(manifest));
-      }
-      this.retired.set(c.state.suite, [...(this.retired.get(c.state.suite) ?? []), ...c.retired]);
-    }
-    return true;
-  }
-
-  async retiredBefore(suite: string, before: Date): Promise<Retired[]> {
-    return (this.retired.get(suite) ?? []).filter((r) => new Date(r.at) < before);
-  }
-
-  async forgetRetired(suite: string, retired: readonly Retired[]): Promise<void> {
-    const gone = new Set(retired.map((r) => `${r.at}|${r.key}`));
-    this.retired.set(
-      suite,
-      (this.retired.get(suite) ?? []).filter((r) => !gone.has(`${r.at}|${r.key}`)),
-    );
-  }
 }

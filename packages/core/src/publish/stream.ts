@@ -6,7 +6,8 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import type { Logger } from "pino";
 import { itemToRecord } from "../record/dynamo";
 import { isValidDistName } from "../record/policy";
-import type { Location, Publisher, PublishReport, Touch } from "./publisher";
+import type { Location } from "./entries";
+import type { Publisher, PublishReport, Touch } from "./publisher";
 
 type Image = Record<string, AttributeValue>;
 
@@ -85,22 +86,55 @@ export async function handleStreamBatch(
   try {
     report = await publisher.publishChanges(touches);
   } catch (error) {
+    // Which record broke is unknown: publish each on its own, so the others still publish
+    // and only the ones that fail again are reported (Lambda retries from the first of them).
     logger.error(
       { err: error, records: event.Records.length },
-      "publication failed; the batch will be retried",
+      "publication failed; publishing the batch's records one by one",
     );
-    const first = event.Records[0]?.dynamodb?.SequenceNumber;
-    return { batchItemFailures: first === undefined ? [] : [{ itemIdentifier: first }] };
+    return publishOneByOne(publisher, event, touches, logger);
   }
   for (const i of report.invalid) logger.warn(i, "invalid record skipped");
   for (const m of report.missingFiles) logger.warn(m, "pool file missing");
-  const failedIds = new Set(report.failed.map((f) => f.id));
   for (const f of report.failed) logger.error(f, "record failed to publish");
-  const batchItemFailures = event.Records.filter((r) => {
+  return {
+    batchItemFailures: failuresOf(
+      event,
+      report.failed.map((f) => f.id),
+    ),
+    report,
+  };
+}
+
+/** The stream records of these ids, as Lambda's batch item failures. */
+function failuresOf(
+  event: DynamoDBStreamEvent,
+  ids: Iterable<string>,
+): { itemIdentifier: string }[] {
+  const failed = new Set(ids);
+  return event.Records.filter((r) => {
     const id = (r.dynamodb?.Keys as Image | undefined)?.package_id?.S;
-    return id !== undefined && failedIds.has(id);
+    return id !== undefined && failed.has(id);
   }).flatMap((r) =>
     r.dynamodb?.SequenceNumber ? [{ itemIdentifier: r.dynamodb.SequenceNumber }] : [],
   );
-  return { batchItemFailures, report };
+}
+
+async function publishOneByOne(
+  publisher: Publisher,
+  event: DynamoDBStreamEvent,
+  touches: readonly Touch[],
+  logger: Logger,
+): Promise<DynamoDBBatchResponse> {
+  const failed: string[] = [];
+  for (const touch of touches) {
+    try {
+      const report = await publisher.publishChanges([touch]);
+      failed.push(...report.failed.map((f) => f.id));
+    } catch (error) {
+      logger.error({ err: error, id: touch.id }, "record failed to publish; it will be retried");
+      failed.push(touch.id);
+    }
+  }
+  return { batchItemFailures: failuresOf(event, failed) };
 }

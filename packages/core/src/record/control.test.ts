@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { recordArb } from "./arbitrary";
+import { recordArb } from "../testing/record-arbitrary";
 import { ControlMappingError, controlAttributes, recordControl } from "./control";
 import type { PackageRecordInput } from "./schema";
 

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalVersion } from "../debian/canonical-version";
-import { recordArb } from "./arbitrary";
+import { recordArb } from "../testing/record-arbitrary";
 import { poolPath } from "./pool";
 import { type PackageRecordInput, packageId, parseRecord } from "./schema";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { architectureArb, packageNameArb, versionArb } from "./arbitrary";
+import { architectureArb, packageNameArb, versionArb } from "../testing/record-arbitrary";
 import { isSafePoolPath, poolPath, poolPrefix } from "./pool";
 
 describe("pool paths", () => {

@@ -1,6 +1,8 @@
 // Pool paths: where a package's .deb lives in the bucket. Debian's layout, epoch dropped
 // (no `:` in keys), `lib*` packages grouped under a four-letter prefix.
+
 import { stripEpoch } from "../debian/version";
+import type { PinnedFile } from "./schema";
 
 /** The directory prefix Debian uses: `libx` for `lib*` packages, else the first letter. */
 export function poolPrefix(name: string): string {
@@ -46,7 +48,7 @@ export function isSafePoolPath(path: string): boolean {
 export function fileAttributes(
   filename: string,
   h: { size: number; md5: string; sha1: string; sha256: string; sha512: string },
-) {
+): PinnedFile {
   return {
     filename,
     file_size: h.size,

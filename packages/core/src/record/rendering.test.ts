@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { renderStanza } from "../debian/stanza";
-import { recordArb } from "./arbitrary";
+import { recordArb } from "../testing/record-arbitrary";
 import { recordControl } from "./control";
 import { type PackageRecordInput, parseRecord, RecordError, toRecord } from "./schema";
 

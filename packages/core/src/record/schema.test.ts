@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { recordArb } from "./arbitrary";
+import { recordArb } from "../testing/record-arbitrary";
 import { itemToRecord, recordToItem } from "./dynamo";
 import { type PackageRecordInput, packageId, parseRecord, RecordError, toRecord } from "./schema";
 

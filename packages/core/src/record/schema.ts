@@ -22,6 +22,16 @@ export function packageId(name: string, version: string, architecture: string): 
   return `${name}#${isValidVersion(version) ? canonicalVersion(version) : version}#${architecture}`;
 }
 
+/** The parts of a package id (none of them can hold `#`). */
+export function packageIdParts(id: string): {
+  name: string;
+  version: string;
+  architecture: string;
+} {
+  const [name = "", version = "", architecture = ""] = id.split("#");
+  return { name, version, architecture };
+}
+
 /**
  * A control field value as it follows `Field: ` in a control file: exactly what the renderer
  * accepts (debian/control.ts), so a valid record's values always render.
@@ -95,20 +105,14 @@ const optionalText = Object.fromEntries(
 
 const url = v.pipe(v.string(), v.url("must be a URL"));
 
-const recordObject = v.strictObject({
+/** What every record carries, whatever its source. */
+const commonEntries = {
   package_id: v.string(),
   package_name: packageNameSchema,
   version: versionSchema,
   architecture: architectureSchema,
   suite: v.optional(suiteSchema),
   component: v.optional(componentSchema),
-  source: v.picklist(RECORD_SOURCES, `must be one of ${RECORD_SOURCES.join(", ")}`),
-  filename: v.optional(poolPathSchema),
-  file_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
-  md5_hash: v.optional(hex(32, "MD5")),
-  sha1_hash: v.optional(hex(40, "SHA-1")),
-  sha256_hash: v.optional(hex(64, "SHA-256")),
-  sha512_hash: v.optional(hex(128, "SHA-512")),
   maintainer: controlValue,
   description: controlValue,
   installed_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
@@ -124,12 +128,81 @@ const recordObject = v.strictObject({
     v.string(),
     v.isoTimestamp("must be an ISO 8601 timestamp with time zone"),
   ),
-  contents: v.optional(v.array(contentEntry)),
+};
+
+/** The pool file: required on a file-backed record; a build record gets it pinned. */
+const fileEntries = {
+  filename: poolPathSchema,
+  file_size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  md5_hash: hex(32, "MD5"),
+  sha1_hash: hex(40, "SHA-1"),
+  sha256_hash: hex(64, "SHA-256"),
+  sha512_hash: hex(128, "SHA-512"),
+};
+
+/** The pool file on a record: what a writer sets, and what the publisher pins on a build. */
+export const pinnedFileSchema = v.strictObject(fileEntries);
+export type PinnedFile = v.InferOutput<typeof pinnedFileSchema>;
+
+const optionalFileEntries = Object.fromEntries(
+  Object.entries(fileEntries).map(([k, schema]) => [k, v.optional(schema)]),
+) as { [K in keyof typeof fileEntries]: v.OptionalSchema<(typeof fileEntries)[K], undefined> };
+
+const buildEntries = {
+  contents: v.array(contentEntry),
   scripts: v.optional(v.record(v.picklist(SCRIPT_NAMES), v.string())),
   conffiles: v.optional(v.array(installPath)),
-});
+};
 
-type RecordInput = v.InferOutput<typeof recordObject>;
+const FILE_SOURCES = RECORD_SOURCES.filter(
+  (s): s is Exclude<(typeof RECORD_SOURCES)[number], "build"> => s !== "build",
+);
+const ONLY_BUILD = "only a build record carries contents, scripts or conffiles";
+
+/** The message of a missing or unknown attribute (a key issue of the record's object). */
+const keyMessage =
+  (missing: (key: string) => string) =>
+  (issue: v.BaseIssue<unknown>): string => {
+    const key = String(issue.path?.at(-1)?.key ?? "");
+    return issue.input === undefined ? missing(key) : `unknown attribute ${key}`;
+  };
+
+/**
+ * The record, discriminated by `source`: a file-backed record (upstream, manual, migration)
+ * names its pool file and hashes; a build record carries what it installs instead.
+ */
+const recordVariant = v.variant(
+  "source",
+  [
+    v.strictObject(
+      {
+        ...commonEntries,
+        source: v.picklist(FILE_SOURCES),
+        ...fileEntries,
+        contents: v.optional(v.undefined(ONLY_BUILD)),
+        scripts: v.optional(v.undefined(ONLY_BUILD)),
+        conffiles: v.optional(v.undefined(ONLY_BUILD)),
+      },
+      keyMessage((key) => (key in fileEntries ? "required unless source is build" : "required")),
+    ),
+    v.strictObject(
+      {
+        ...commonEntries,
+        source: v.literal("build"),
+        ...(Object.fromEntries(
+          Object.entries(fileEntries).map(([k, schema]) => [k, v.optional(schema)]),
+        ) as {
+          [K in keyof typeof fileEntries]: v.OptionalSchema<(typeof fileEntries)[K], undefined>;
+        }),
+        ...buildEntries,
+      },
+      keyMessage((key) => (key === "contents" ? "required when source is build" : "required")),
+    ),
+  ],
+  `must be one of ${RECORD_SOURCES.join(", ")}`,
+);
+
+type RecordInput = v.InferOutput<typeof recordVariant>;
 
 /** Cross-field rules, each checked only when the fields it reads are valid on their own. */
 const CROSS_CHECKS: readonly {
@@ -145,38 +218,18 @@ const CROSS_CHECKS: readonly {
     message: (r) =>
       `must be ${packageId(r.package_name, r.version, r.architecture)} (<package_name>#<version>#<architecture>, the version as canonicalVersion spells it)`,
   },
-  // Only a build record may lack its file: the publisher builds it and pins its hashes.
-  ...(
-    ["filename", "file_size", "md5_hash", "sha1_hash", "sha256_hash", "sha512_hash"] as const
-  ).map((field) => ({
-    reads: ["source", field] as (keyof RecordInput)[],
-    field,
-    ok: (r: RecordInput) => r.source === "build" || r[field] !== undefined,
-    message: "required unless source is build",
-  })),
-  {
-    reads: ["source", "contents"],
-    field: "contents",
-    ok: (r) => r.source !== "build" || r.contents !== undefined,
-    message: "required when source is build",
-  },
-  {
-    reads: ["source", "contents", "scripts", "conffiles"],
-    field: "contents",
-    ok: (r) => r.source === "build" || (!r.contents && !r.scripts && !r.conffiles),
-    message: "only a build record carries contents, scripts or conffiles",
-  },
 ];
 
-export const packageRecordSchema = v.pipe(
-  recordObject,
-  v.rawCheck(({ dataset, addIssue }) => {
+/** CROSS_CHECKS as a pipe action over the record's output type `T`. */
+const crossChecks = <T>() =>
+  v.rawCheck<T>(({ dataset, addIssue }) => {
     const value = dataset.value;
     if (typeof value !== "object" || value === null) return;
     const failed = new Set((dataset.issues ?? []).map((i) => String(i.path?.[0]?.key)));
     const record = value as RecordInput;
     for (const check of CROSS_CHECKS) {
-      if (check.reads.some((f) => failed.has(f))) continue;
+      // A missing field is reported by its own rule (the variant's path may not name it).
+      if (check.reads.some((f) => failed.has(f) || record[f] === undefined)) continue;
       if (check.ok(record)) continue;
       addIssue({
         message: typeof check.message === "string" ? check.message : check.message(record),
@@ -191,14 +244,40 @@ export const packageRecordSchema = v.pipe(
         ],
       });
     }
-  }),
+  });
+
+export const packageRecordSchema = v.pipe(
+  recordVariant,
+  crossChecks<RecordInput>(),
   renderingCheck<RecordInput>(),
   v.brand("PackageRecord"),
 );
 
+/**
+ * Every attribute a writer may set, whatever the source (the flat shape writers build). An
+ * item whose `source` is missing or unknown is checked against it, so that every other failed
+ * field is reported too.
+ */
+const recordInputShape = v.strictObject(
+  {
+    ...commonEntries,
+    source: v.picklist(RECORD_SOURCES, `must be one of ${RECORD_SOURCES.join(", ")}`),
+    ...optionalFileEntries,
+    contents: v.optional(buildEntries.contents),
+    scripts: buildEntries.scripts,
+    conffiles: buildEntries.conffiles,
+  },
+  keyMessage(() => "required"),
+);
+const flatRecordSchema = v.pipe(
+  recordInputShape,
+  crossChecks<v.InferOutput<typeof recordInputShape>>(),
+  renderingCheck<v.InferOutput<typeof recordInputShape>>(),
+);
+
 export type PackageRecord = v.InferOutput<typeof packageRecordSchema>;
 /** The plain shape of a record, before validation (what writers build). */
-export type PackageRecordInput = v.InferInput<typeof packageRecordSchema>;
+export type PackageRecordInput = v.InferInput<typeof recordInputShape>;
 
 export interface RecordIssue {
   /** Dotted attribute path, e.g. `filename` or `control_extra.X-Foo`; `(item)` for the whole. */
@@ -214,10 +293,14 @@ export type RecordResult =
 export function parseRecord(item: unknown): RecordResult {
   const result = v.safeParse(packageRecordSchema, item, { abortEarly: false });
   if (result.success) return { ok: true, record: result.output };
+  // Without a valid source the variant checks nothing else: the flat shape names the rest.
+  const issues = result.issues.some((i) => i.type === "variant")
+    ? (v.safeParse(flatRecordSchema, item, { abortEarly: false }).issues ?? result.issues)
+    : result.issues;
   return {
     ok: false,
     key: describeKey(item),
-    issues: result.issues.map((issue) => ({
+    issues: issues.map((issue) => ({
       field: v.getDotPath(issue) ?? "(item)",
       message: issue.message,
     })),

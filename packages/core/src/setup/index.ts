@@ -13,7 +13,7 @@ import {
   templateValues,
 } from "../config";
 import { gzip } from "../debian/compress";
-import { compareVersions } from "../debian/version";
+import { compareVersions, newestVersion } from "../debian/version";
 import { type PackageRecordInput, packageId } from "../record/schema";
 
 export class SetupPackageError extends Error {
@@ -31,8 +31,7 @@ export interface SetupPackageInput {
 
 /** The next version after the newest one: the last number incremented (2.0.9 → 2.0.10). */
 export function nextVersion(existing: readonly string[], initial = "1.0.0"): string {
-  let newest: string | undefined;
-  for (const v of existing) if (newest === undefined || compareVersions(v, newest) > 0) newest = v;
+  const newest = newestVersion(existing);
   if (newest === undefined) return initial;
   // The last digit run, incremented; what follows it (a `~rc`, a letter) is dropped.
   const match = /^(.*?)(\d+)\D*$/.exec(newest);

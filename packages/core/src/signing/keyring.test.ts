@@ -3,9 +3,9 @@ import fc from "fast-check";
 import * as openpgp from "openpgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOk } from "../testing";
+import { aptGpgvMethod, gpgv, sqv, workdir } from "../testing/signing-oracles";
 import { exportKeyring } from "./keyring";
 import { generateSigningKey, loadSigningKeys, type SigningKey, SigningKeyError } from "./keys";
-import { aptGpgvMethod, gpgv, sqv, workdir } from "./oracles";
 import { signRelease } from "./sign";
 
 const RELEASE = "Origin: Kiro\nLabel: Kiro\nSuite: stable\n";

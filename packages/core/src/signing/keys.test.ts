@@ -2,9 +2,9 @@ import { inspect } from "node:util";
 import * as openpgp from "openpgp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOk } from "../testing";
+import { aptGpgvMethod, gpgHome, gpgv, sqv, workdir } from "../testing/signing-oracles";
 import { exportKeyring } from "./keyring";
 import { generateSigningKey, loadSigningKeys, SigningKeyError } from "./keys";
-import { aptGpgvMethod, gpgHome, gpgv, sqv, workdir } from "./oracles";
 import { signRelease } from "./sign";
 
 const RELEASE = "Origin: Kiro\nLabel: Kiro\nSuite: stable\n";

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { aptGpgvMethod, aptSplitClearSigned, gpgv, sqv, workdir } from "../testing/signing-oracles";
 import { exportKeyring } from "./keyring";
 import { generateSigningKey, loadSigningKeys, type SigningKey, SigningKeyError } from "./keys";
-import { aptGpgvMethod, aptSplitClearSigned, gpgv, sqv, workdir } from "./oracles";
 import { signRelease } from "./sign";
 
 const hex = (n: number, seed: number) =>

@@ -13,10 +13,11 @@ import {
 } from "../../../scripts/src/local/dynamodb-local";
 import { freePort } from "../../../scripts/src/local/ports";
 import { compareVersions } from "../debian/version";
-import { recordArb, versionArb } from "../record/arbitrary";
+import { newestRecord } from "../record/order";
 import { poolPath } from "../record/pool";
 import { type PackageRecord, type PackageRecordInput, packageId, toRecord } from "../record/schema";
-import { buildRecordArb, pinnedFileArb, rekey } from "./arbitrary";
+import { recordArb, versionArb } from "../testing/record-arbitrary";
+import { buildRecordArb, pinnedFileArb, rekey } from "../testing/store-arbitrary";
 import {
   EqualVersionExistsError,
   PinnedMismatchError,
@@ -24,7 +25,7 @@ import {
   StoreError,
   VersionExistsError,
 } from "./errors";
-import { newestRecord, PackageStore, type PackageStoreOptions } from "./store";
+import { PackageStore, type PackageStoreOptions } from "./store";
 import { ensureTable } from "./table";
 
 let ddb: DynamoDbLocal | undefined;

@@ -16,12 +16,13 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { canonicalVersion } from "../debian/canonical-version";
 import { compareVersions } from "../debian/version";
-import { recordArb } from "../record/arbitrary";
 import { recordToItem } from "../record/dynamo";
+import { compareRecords, newestRecord } from "../record/order";
 import { type PackageRecord, type PackageRecordInput, toRecord } from "../record/schema";
-import { buildRecordArb, pinnedFileArb, rekey } from "./arbitrary";
+import { recordArb } from "../testing/record-arbitrary";
+import { buildRecordArb, pinnedFileArb, rekey } from "../testing/store-arbitrary";
 import { StoreError, type StoreOperation, TransientError, VersionExistsError } from "./errors";
-import { compareRecords, conflictingAttributes, newestRecord, PackageStore } from "./store";
+import { conflictingAttributes, PackageStore } from "./store";
 
 const kiro: PackageRecordInput = {
   package_id: "kiro#0.7.45#amd64",

@@ -38,17 +38,17 @@ import {
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { type Logger, pino } from "pino";
 import * as v from "valibot";
-import { compareVersions } from "../debian/version";
 import {
   type Item,
   itemToRecord,
   type PackageRecord,
   packageNameSchema,
-  poolPathProblem,
   type RecordIssue,
   type RecordResult,
   recordToItem,
 } from "../record";
+import { byteOrder, compareRecords, newestRecord } from "../record/order";
+import { type PinnedFile, pinnedFileSchema } from "../record/schema";
 import {
   EqualVersionExistsError,
   PinnedMismatchError,
@@ -135,64 +135,6 @@ function sameValue(a: unknown, b: unknown): boolean {
   }
   return false;
 }
-
-function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * A total order of records: Debian version (dpkg's rules, so 1.0~rc1 < 1.0 < 1.0+1 < 1:0.1
- * and 9.0 < 10.0), then architecture, then package_id (versions dpkg deems equal, like 1.0 and
- * 1.00, still get a fixed order).
- */
-export function compareRecords(a: PackageRecord, b: PackageRecord): number {
-  return (
-    compareVersions(a.version, b.version) ||
-    byteOrder(a.architecture, b.architecture) ||
-    byteOrder(a.package_id, b.package_id)
-  );
-}
-
-/**
- * The newest record: highest Debian version; among records of that version, the smallest
- * architecture (then package_id) in byte order, so the choice never depends on input order.
- */
-export function newestRecord(records: Iterable<PackageRecord>): PackageRecord | undefined {
-  let best: PackageRecord | undefined;
-  for (const record of records) {
-    if (best === undefined) {
-      best = record;
-      continue;
-    }
-    const byVersion = compareVersions(record.version, best.version);
-    if (byVersion > 0 || (byVersion === 0 && compareRecords(record, best) < 0)) best = record;
-  }
-  return best;
-}
-
-const hex = (length: number) =>
-  v.pipe(
-    v.string(),
-    v.regex(new RegExp(`^[0-9a-f]{${length}}$`), `${length} lowercase hex digits`),
-  );
-
-/** The pool file pinFile records on a build record. */
-export const pinnedFileSchema = v.strictObject({
-  filename: v.pipe(
-    v.string(),
-    v.rawCheck(({ dataset, addIssue }) => {
-      if (!dataset.typed) return;
-      const problem = poolPathProblem(dataset.value);
-      if (problem) addIssue({ message: `not a safe pool path: ${problem}` });
-    }),
-  ),
-  file_size: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  md5_hash: hex(32),
-  sha1_hash: hex(40),
-  sha256_hash: hex(64),
-  sha512_hash: hex(128),
-});
-export type PinnedFile = v.InferOutput<typeof pinnedFileSchema>;
 
 const retrySettingsSchema = v.strictObject({
   /** Retries after the first attempt (default 3). */

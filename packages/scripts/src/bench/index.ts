@@ -134,7 +134,7 @@ async function main(argv: readonly string[]): Promise<number> {
     "fixtures: one version per package (reprepro 5.3 keeps one version per name and architecture); 10% Architecture: all; stanzas of ~0.9-1.1 KB; the one-record change is a new package sorting into the middle of the index",
     "ours writes Packages.gz and Packages.xz (+ by-hash) and signs; aptly runs with -skip-signing -skip-contents -acquire-by-hash and writes Packages, .gz, .bz2 (no .xz by default); reprepro writes Packages, .gz, .xz, unsigned",
     "ours runs against DynamoDB Local and s3rver on this machine: request latencies are local ones (DynamoDB Local is a Java/SQLite emulator, slower per request than DynamoDB; s3rver writes to the local disk)",
-    "our one-record samples start at least 1.1 s after the previous publication: the publisher does not write an InRelease within the second of the current one (S3's Last-Modified granularity, publisher.ts nextSecondAfter), so a change right after another waits up to 1 s (shown as back-to-back)",
+    "our one-record samples start at least 1.1 s after the previous publication: the publisher does not write an InRelease within the second of the current one (S3's Last-Modified granularity, writer.ts nextSecondAfter), so a change right after another waits up to 1 s (shown as back-to-back)",
     "DynamoDB counts are requests per operation (one per command sent, retries not counted separately) and items returned; capacity units are DynamoDB Local's ConsumedCapacity, where it returns one",
   );
 

@@ -18,6 +18,7 @@ import {
 import type { PackageRecord } from "@app/core/record";
 import { type SigningKey, signRelease } from "@app/core/signing";
 import { PackageStore } from "@app/core/store";
+import { countingObjectStore } from "@app/core/testing";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
@@ -35,6 +36,11 @@ export type Split = Record<string, number>;
 
 export interface Sample {
   readonly ms: number;
+  /**
+   * From the first plain index path written to the new InRelease written: how long a client
+   * that reads plain paths (no by-hash) can see a new index beside the old InRelease.
+   */
+  readonly windowMs?: number;
   readonly split: Split;
   readonly dynamo: DynamoCounts;
   readonly s3: Record<string, number>;
@@ -100,10 +106,6 @@ function splitOf(timeline: Timeline, totalMs: number): Split {
   return split;
 }
 
-function clearCounts(requests: Record<string, number>): void {
-  for (const key of Object.keys(requests)) delete requests[key];
-}
-
 export async function benchOurs(
   n: number,
   signingKeys: readonly SigningKey[],
@@ -143,8 +145,9 @@ export async function benchOurs(
     progress(`  ours: loaded ${n} records in ${(loadMs / 1000).toFixed(1)} s`);
 
     const store = new PackageStore({ client: storeClient, tableName: tables.packages, logger });
-    const bucket = new S3ObjectStore(s3, BUCKET);
+    const bucket = countingObjectStore(new S3ObjectStore(s3, BUCKET));
     const timeline = new Timeline();
+    const window = plainToInRelease();
     const settings = settingsFor(`${s3local.endpoint}/${BUCKET}`);
     const publisher = new Publisher({
       records: timed<RecordSource>(store, timeline, () => "dynamo records"),
@@ -153,7 +156,7 @@ export async function benchOurs(
         timeline,
         () => "dynamo state",
       ),
-      bucket: timed<ObjectStore>(bucket, timeline, (m) =>
+      bucket: timed<ObjectStore>(window.watch(bucket.store), timeline, (m) =>
         ["get", "head", "list"].includes(m) ? "s3 read" : "s3 write",
       ),
       keys: signingKeys,
@@ -163,10 +166,11 @@ export async function benchOurs(
     const reset = () => {
       timeline.reset();
       dynamo.reset();
-      clearCounts(bucket.requests);
+      bucket.reset();
+      window.reset();
     };
     // The publisher never writes an InRelease in the second of the current one (S3's
-    // Last-Modified granularity; see nextSecondAfter in publisher.ts): samples start at least
+    // Last-Modified granularity; see nextSecondAfter in writer.ts): samples start at least
     // SETTLE_MS after the previous publication, as isolated changes do, so that wait is not
     // measured; one back-to-back sample shows it.
     let lastEnd = 0;
@@ -183,8 +187,10 @@ export async function benchOurs(
       if (!report.published.includes(SUITE) || report.failed.length > 0) {
         throw new Error(`publication did not publish ${SUITE}: ${JSON.stringify(report)}`);
       }
+      const windowMs = window.ms();
       return {
         ms: round(ms),
+        ...(windowMs === undefined ? {} : { windowMs: round(windowMs) }),
         split: splitOf(timeline, ms),
         dynamo: structuredClone(dynamo.counts),
         s3: { ...bucket.requests },
@@ -262,4 +268,31 @@ export async function benchOurs(
     await stopDdb();
     await removeWork();
   }
+}
+
+/** Watches a bucket for the first plain index path and the last InRelease written. */
+function plainToInRelease() {
+  let plain: number | undefined;
+  let inRelease: number | undefined;
+  return {
+    reset() {
+      plain = undefined;
+      inRelease = undefined;
+    },
+    ms: () => (plain === undefined || inRelease === undefined ? undefined : inRelease - plain),
+    watch: (inner: ObjectStore): ObjectStore => ({
+      get: (key) => inner.get(key),
+      head: (key) => inner.head(key),
+      list: (prefix) => inner.list(prefix),
+      delete: (keys) => inner.delete(keys),
+      async copy(from, to, headers) {
+        await inner.copy(from, to, headers);
+        if (/^dists\/[^/]+\/.+\/Packages\.(gz|xz)$/.test(to)) plain ??= performance.now();
+      },
+      async put(key, body, headers) {
+        await inner.put(key, body, headers);
+        if (/^dists\/[^/]+\/InRelease$/.test(key)) inRelease = performance.now();
+      },
+    }),
+  };
 }

@@ -196,6 +196,12 @@ export function renderReport(r: BenchResults): string {
           formatMs(ours(n)?.e2e.medianMs),
         ),
         row("ours: one-record publish, Architecture: all", (n) => formatMs(ours(n)?.publishAll.ms)),
+        row("ours: plain index paths -> InRelease (typical / back-to-back)", (n) => {
+          const o = ours(n);
+          return o
+            ? `${formatMs(o.publish.typical.windowMs)} / ${formatMs(o.backToBack.windowMs)}`
+            : undefined;
+        }),
         row("ours: S3 requests, one-record publish", (n) => {
           const o = ours(n);
           return o ? String(sum(o.publish.typical.s3)) : undefined;
@@ -253,6 +259,7 @@ export function renderReport(r: BenchResults): string {
       `      S3: ${s3Summary(p.s3)}${sum(p.s3) > S3_REQUEST_LIMIT ? `  <-- FLAG: more than ${S3_REQUEST_LIMIT}` : ""}`,
       `    Architecture: all record: ${formatMs(o.publishAll.ms)}; S3 ${s3Summary(o.publishAll.s3)}${sum(o.publishAll.s3) > S3_REQUEST_LIMIT ? `  <-- FLAG: more than ${S3_REQUEST_LIMIT}` : ""}`,
       `    back-to-back publish (same second as the previous InRelease): ${formatMs(o.backToBack.ms)}; split: ${splitSummary(o.backToBack.split)}`,
+      `    window from the first plain index path to the new InRelease: ${o.publish.samples.map((s) => formatMs(s.windowMs)).join(", ")}; back-to-back ${formatMs(o.backToBack.windowMs)}`,
       `    end to end samples: ${o.e2e.samplesMs.map(formatMs).join(", ")}; of which put -> handler start: ${o.e2e.parts.map((p) => formatMs(p.deliveryMs)).join(", ")}; handler: ${o.e2e.parts.map((p) => formatMs(p.handlerMs)).join(", ")} (poller: batch ${o.e2e.poller.batchSize}, window ${o.e2e.poller.batchWindowMs} ms, poll every ${o.e2e.poller.pollIntervalMs} ms)`,
       `    full rebuild: ${formatMs(o.rebuild.ms)}; split: ${splitSummary(o.rebuild.split)}`,
       `      DynamoDB: ${dynamoSummary(o.rebuild.dynamo)}; S3: ${s3Summary(o.rebuild.s3)}`,

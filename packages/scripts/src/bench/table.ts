@@ -2,7 +2,7 @@
 // BatchWriteItem, and its stream enabled only before the end-to-end measurement.
 
 import { recordToItem } from "@app/core/record";
-import { createTableInput } from "@app/core/store";
+import { backoffDelay, createTableInput } from "@app/core/store";
 import {
   type AttributeValue,
   BatchWriteItemCommand,
@@ -43,7 +43,11 @@ export async function loadFixtures(
         requests = (out.UnprocessedItems?.[table] ?? []).flatMap((r) =>
           r.PutRequest?.Item ? [r.PutRequest.Item] : [],
         );
-        if (requests.length > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        if (requests.length > 0) {
+          await new Promise((r) =>
+            setTimeout(r, backoffDelay(attempt + 1, 20, 2000, Math.random())),
+          );
+        }
       }
       done += 25;
       if (done - reported >= 5000 && done < n) {

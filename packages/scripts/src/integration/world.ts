@@ -5,10 +5,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { debHashes, readDeb, writeDeb } from "@app/core/debian";
 import {
-  createPublisher,
   ensureStateTable,
-  type Publisher,
+  Publisher,
   type PublisherSettings,
+  publisherDeps,
 } from "@app/core/publish";
 import {
   fileAttributes,
@@ -21,7 +21,7 @@ import {
 } from "@app/core/record";
 import { exportKeyring, generateSigningKey } from "@app/core/signing";
 import { ensureTable, type PackageStore } from "@app/core/store";
-import { scratch } from "@app/core/testing";
+import { type PauseHook, pausingPorts, scratch } from "@app/core/testing";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pino from "pino";
@@ -51,8 +51,6 @@ export interface World {
   ): Promise<PackageRecord>;
   stop(): Promise<void>;
 }
-
-export type PauseHook = (step: "loaded" | "committed" | "indexes-written") => Promise<void>;
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
@@ -113,15 +111,15 @@ export async function startWorld(): Promise<World> {
       },
     };
     const make = async (pause?: PauseHook) => {
-      const { publisher, store } = await createPublisher({
+      const { deps, store } = await publisherDeps({
         packagesTable: tables.packages,
         stateTable: tables.state,
         bucket,
         signingKeys: key.privateKeyArmored,
         settings,
         logger,
-        ...(pause ? { pause } : {}),
       });
+      const publisher = new Publisher(pause ? { ...deps, ...pausingPorts(deps, pause) } : deps);
       return { publisher, store };
     };
     const { publisher, store } = await make();

@@ -1,8 +1,8 @@
 // fast-check generators of valid records, shared by the tests of every domain that handles
 // records (record, index, store, publisher).
 import fc from "fast-check";
-import { poolPath } from "./pool";
-import { type PackageRecordInput, packageId } from "./schema";
+import { poolPath } from "../record/pool";
+import { type PackageRecordInput, packageId } from "../record/schema";
 
 export const packageNameArb = fc.stringMatching(/^[a-z0-9][a-z0-9+.-]{1,15}$/);
 

@@ -1,6 +1,9 @@
 // Test support (not exported from the module): fast-check generators of valid config inputs,
 // shared by the schema, relation and loader tests.
 import fc from "fast-check";
+import type { RelationField } from "../config/relations";
+import type { PackageConfigInput, StageConfigInput } from "../config/schema";
+import { TEMPLATE_PLACEHOLDERS } from "../config/template";
 import { isValidVersion } from "../debian/version";
 import {
   type Architecture,
@@ -8,9 +11,6 @@ import {
   MACHINE_ARCHITECTURES,
   PRIORITIES,
 } from "../record/policy";
-import type { RelationField } from "./relations";
-import type { PackageConfigInput, StageConfigInput } from "./schema";
-import { TEMPLATE_PLACEHOLDERS } from "./template";
 
 const chars = (s: string) => fc.constantFrom(...s.split(""));
 const LOWER = "abcdefghijklmnopqrstuvwxyz";

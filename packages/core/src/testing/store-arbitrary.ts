@@ -1,10 +1,10 @@
 // fast-check generators for the store's tests: build records (recordArb covers the others),
 // pool files to pin, and re-keying a record so each property run owns its ids.
 import fc from "fast-check";
-import { controlValueArb, packageNameArb, versionArb } from "../record/arbitrary";
 import { poolPath } from "../record/pool";
+import type { PinnedFile } from "../record/schema";
 import { type PackageRecordInput, packageId } from "../record/schema";
-import type { PinnedFile } from "./store";
+import { controlValueArb, packageNameArb, versionArb } from "./record-arbitrary";
 
 const hexArb = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
 // Built once: compiling a stringMatching arbitrary is far costlier than drawing from it.

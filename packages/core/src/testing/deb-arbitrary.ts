@@ -2,9 +2,9 @@
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import type { Paragraph } from "./control";
-import type { DebCompression, DebSpec, DebSpecFile, MaintainerScript } from "./deb";
-import type { TarInput } from "./tar";
+import type { Paragraph } from "../debian/control";
+import type { DebCompression, DebSpec, DebSpecFile, MaintainerScript } from "../debian/deb";
+import type { TarInput } from "../debian/tar";
 
 // Path components: ASCII that dpkg and tar pass through untouched, plus spaces and multi-byte
 // UTF-8, long enough that whole paths regularly exceed tar's 100-byte name field.

@@ -1,7 +1,12 @@
 // An in-memory package table with the RecordSource interface (model tests, benchmarks).
 import { compareVersions } from "../debian/version";
-import { type PackageRecord, parseRecord, type RecordResult } from "../record/schema";
-import type { RecordSource } from "./publisher";
+import type { RecordSource } from "../publish/entries";
+import {
+  type PackageRecord,
+  type PinnedFile,
+  parseRecord,
+  type RecordResult,
+} from "../record/schema";
 
 export class MemoryRecords implements RecordSource {
   readonly items = new Map<string, Record<string, unknown>>();
@@ -29,12 +34,7 @@ export class MemoryRecords implements RecordSource {
     return out.sort((a, b) => compareVersions(a.version, b.version));
   }
 
-  async pinFile(
-    id: string,
-    file: Record<"filename" | "md5_hash" | "sha1_hash" | "sha256_hash" | "sha512_hash", string> & {
-      file_size: number;
-    },
-  ): Promise<"pinned" | "already"> {
+  async pinFile(id: string, file: PinnedFile): Promise<"pinned" | "already"> {
     const item = this.items.get(id);
     if (item === undefined) throw new Error(`pinFile: no record ${id}`);
     if (item.sha256_hash === file.sha256_hash) return "already";

@@ -1,7 +1,8 @@
 // Test support (not exported from the module): ways to break exactly one field of a valid
 // config, each with the dotted path the error must name.
+
+import type { PackageConfigInput, StageConfigInput } from "../config/schema";
 import { MACHINE_ARCHITECTURES } from "../record/policy";
-import type { PackageConfigInput, StageConfigInput } from "./schema";
 
 type Json = Record<string, unknown>;
 

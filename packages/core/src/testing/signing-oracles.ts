@@ -3,7 +3,7 @@
 // touched. A missing tool throws (oracle tests never skip).
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run, runOk, scratch } from "../testing";
+import { run, runOk, scratch } from "./exec";
 
 /** A scratch directory (readable by apt's methods) with helpers to write files into it. */
 export function workdir(prefix = "sig-") {

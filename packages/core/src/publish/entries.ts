@@ -1,0 +1,279 @@
+// Step 1 of a publication (docs/architecture.md, "One record"): from a valid record to its index
+// entry, the stanza the Packages files list. A manual/upstream record names a pool file that
+// its writer uploaded first; the pool is checked for it (reported, never fatal: the table is
+// the truth). A build record's .deb is built here, uploaded to the pool if absent, and its size
+// and hashes pinned on the record the first time; a pinned build whose bytes changed is refused.
+import type { Logger } from "pino";
+import type { Paragraph } from "../debian/control";
+import { readDeb } from "../debian/deb";
+import { debHashes } from "../debian/hashes";
+import { renderStanza } from "../debian/stanza";
+import { recordControl } from "../record/control";
+import { fileAttributes, poolPath } from "../record/pool";
+import type { PackageRecord, PinnedFile, RecordIssue, RecordResult } from "../record/schema";
+import type { ObjectStore } from "./bucket";
+import { buildRecordDeb } from "./build";
+import type { Entry } from "./chunks";
+import { objectHeaders } from "./layout";
+import type { Change } from "./plan";
+import type { PublisherSettings } from "./settings";
+
+/** What the publisher needs of the package table (PackageStore provides it). */
+export interface RecordSource {
+  getMany(ids: readonly string[]): Promise<Map<string, RecordResult | undefined>>;
+  /** Every item; `segments` > 1 scans in parallel (PackageStore does). */
+  scan(options?: { segments?: number }): AsyncIterable<RecordResult>;
+  versionsOf(name: string): Promise<PackageRecord[]>;
+  pinFile(id: string, file: PinnedFile): Promise<"pinned" | "already">;
+}
+
+/** Where a record lives: the suite and component named on it (or the stage's defaults). */
+export interface Location {
+  readonly suite: string;
+  readonly component: string;
+}
+
+export function locationOf(
+  record: PackageRecord,
+  settings: Pick<PublisherSettings, "defaultSuite" | "defaultComponent">,
+): Location {
+  return {
+    suite: record.suite ?? settings.defaultSuite,
+    component: record.component ?? settings.defaultComponent,
+  };
+}
+
+/** A change to publish: an id, and every location its stream images placed it in. */
+export interface Touch {
+  readonly id: string;
+  readonly locations: readonly Location[];
+}
+
+/** A record's entry, placed where it is published. */
+export interface Placed {
+  readonly location: Location;
+  readonly entry: Entry;
+}
+
+/** What a publication learns about the pool: one HEAD per file, or one listing of the pool. */
+export interface PoolView {
+  size(key: string): Promise<number | undefined>;
+}
+
+export const headPool = (bucket: ObjectStore): PoolView => ({
+  size: async (key) => (await bucket.head(key))?.size,
+});
+
+export async function listedPool(bucket: ObjectStore): Promise<PoolView> {
+  const sizes = new Map<string, number>();
+  for await (const o of bucket.list("pool/")) sizes.set(o.key, o.size);
+  return { size: async (key) => sizes.get(key) };
+}
+
+/** What reading the records of one attempt reports (the publication's report takes it over). */
+export interface EntryReport {
+  readonly invalid: { key: string; issues: readonly RecordIssue[] }[];
+  readonly missingFiles: { id: string; filename: string; problem: string }[];
+  readonly failed: { id: string; error: string }[];
+}
+
+export interface EntryContext {
+  readonly bucket: ObjectStore;
+  readonly records: RecordSource;
+  readonly settings: PublisherSettings;
+  readonly logger: Logger;
+  readonly pool: PoolView;
+  /** Check the pool file of manual/upstream records (a rebuild without the pool does not). */
+  readonly checkFiles: boolean;
+  readonly report: EntryReport;
+}
+
+/**
+ * The touched ids as changes to plan: their truth read now (never the stream's images, which
+ * may be stale, duplicated or out of order), and every place their images named.
+ */
+export async function touchedChanges(
+  touches: readonly Touch[],
+  ctx: EntryContext,
+): Promise<Map<string, Change>> {
+  const was = new Map<string, Location[]>();
+  for (const t of touches) was.set(t.id, [...(was.get(t.id) ?? []), ...t.locations]);
+  const truth = await ctx.records.getMany([...was.keys()]);
+  const out = new Map<string, Change>();
+  for (const [id, locations] of was) {
+    const result = truth.get(id);
+    let now: Placed | null = null;
+    if (result !== undefined && !result.ok) {
+      ctx.report.invalid.push({ key: result.key, issues: result.issues });
+    } else if (result !== undefined) {
+      const entry = await entryOf(result.record, ctx);
+      if (entry !== undefined) now = { location: locationOf(result.record, ctx.settings), entry };
+    }
+    out.set(id, { id, now, was: locations });
+  }
+  return out;
+}
+
+/** Parallel segments of a table scan. */
+const SCAN_SEGMENTS = 4;
+
+/**
+ * Every valid record of the suites `only` (all by default) as placed entries, from one scan
+ * of the table. Touched ids keep the truth they were read with. Also returns every valid
+ * record (a rebuild copies the newest kiro-repo from them).
+ */
+export async function suiteMembers(
+  only: ReadonlySet<string> | undefined,
+  touched: ReadonlyMap<string, Change>,
+  ctx: EntryContext,
+): Promise<{ members: Map<string, Placed[]>; valid: PackageRecord[] }> {
+  const members = new Map<string, Placed[]>();
+  const add = (placed: Placed) => {
+    const suite = placed.location.suite;
+    if (only !== undefined && !only.has(suite)) return;
+    const list = members.get(suite);
+    if (list === undefined) members.set(suite, [placed]);
+    else list.push(placed);
+  };
+  const valid: PackageRecord[] = [];
+  for await (const result of ctx.records.scan({ segments: SCAN_SEGMENTS })) {
+    if (!result.ok) {
+      ctx.report.invalid.push({ key: result.key, issues: result.issues });
+      continue;
+    }
+    valid.push(result.record);
+    if (touched.has(result.record.package_id)) continue;
+    const location = locationOf(result.record, ctx.settings);
+    if (only !== undefined && !only.has(location.suite)) continue;
+    const entry = await entryOf(result.record, ctx);
+    if (entry !== undefined) add({ location, entry });
+  }
+  for (const c of touched.values()) if (c.now) add(c.now);
+  return { members, valid };
+}
+
+/** The index entry of a valid record, or undefined when it cannot be published. */
+export async function entryOf(
+  record: PackageRecord,
+  ctx: EntryContext,
+): Promise<Entry | undefined> {
+  if (record.source === "build") return buildEntry(record, ctx);
+  const { filename } = record;
+  if (ctx.checkFiles) {
+    const problem = poolProblem(await ctx.pool.size(filename), record.file_size);
+    if (problem !== undefined) {
+      const missing = { id: record.package_id, filename, problem };
+      ctx.report.missingFiles.push(missing);
+      ctx.logger.warn(missing, "pool file missing or of another size: published anyway");
+    }
+  }
+  return rendered(record, ctx, () => ({
+    filename,
+    size: record.file_size,
+    md5: record.md5_hash,
+    sha1: record.sha1_hash,
+    sha256: record.sha256_hash,
+    sha512: record.sha512_hash,
+  }));
+}
+
+/** The one pool check: what is wrong with a pool file of `found` bytes (undefined: absent). */
+export function poolProblem(found: number | undefined, expected: number): string | undefined {
+  if (found === undefined) return "missing from the pool";
+  if (found !== expected) return `has ${found} bytes, the record says ${expected}`;
+  return undefined;
+}
+
+async function buildEntry(record: PackageRecord, ctx: EntryContext): Promise<Entry | undefined> {
+  const { bucket, records, logger, report } = ctx;
+  const fail = (error: string): undefined => {
+    logger.error({ id: record.package_id }, error);
+    report.failed.push({ id: record.package_id, error });
+    return undefined;
+  };
+  let bytes: Uint8Array;
+  try {
+    bytes = buildRecordDeb(record);
+  } catch (error) {
+    return fail(`build failed: ${(error as Error).message}`);
+  }
+  const h = debHashes(bytes);
+  const filename =
+    record.filename ??
+    poolPath(
+      locationOf(record, ctx.settings).component,
+      record.package_name,
+      record.version,
+      record.architecture,
+    );
+  if (record.sha256_hash !== undefined && record.sha256_hash !== h.sha256) {
+    return fail(
+      `rebuilt .deb differs from the pinned one (sha256 ${h.sha256} != ${record.sha256_hash}): a published version never changes its bytes; publish a new version instead`,
+    );
+  }
+  const existing = await ctx.pool.size(filename);
+  if (existing === undefined) {
+    await bucket.put(filename, bytes, objectHeaders(filename));
+    logger.info(
+      { id: record.package_id, filename, size: h.size },
+      "built and uploaded to the pool",
+    );
+  } else if (existing !== h.size) {
+    return fail(
+      `pool file ${filename} has ${existing} bytes, the build has ${h.size}: refusing to overwrite a published file`,
+    );
+  }
+  if (record.sha256_hash === undefined) {
+    await records.pinFile(record.package_id, fileAttributes(filename, h));
+    logger.info(
+      { id: record.package_id, sha256: h.sha256 },
+      "pinned size and hashes on the record",
+    );
+  }
+  return rendered(record, ctx, () => ({ filename, ...h }), readDeb(bytes, filename).control);
+}
+
+/**
+ * The entry of a record, or undefined, reported like an invalid record, when its stanza cannot
+ * be rendered (e.g. a `control_extra` field that collides with one the index writes): one
+ * record never fails a publication or a rebuild.
+ */
+function rendered(
+  record: PackageRecord,
+  ctx: EntryContext,
+  file: () => Parameters<typeof entry>[2],
+  control?: Paragraph,
+): Entry | undefined {
+  try {
+    return entry(record, control ?? recordControl(record), file());
+  } catch (error) {
+    const issue = { field: "(item)", message: `cannot be rendered: ${(error as Error).message}` };
+    ctx.report.invalid.push({ key: JSON.stringify(record.package_id), issues: [issue] });
+    ctx.logger.warn(
+      { id: record.package_id, error: issue.message },
+      "record cannot be rendered: skipped",
+    );
+    return undefined;
+  }
+}
+
+function entry(
+  record: PackageRecord,
+  control: Paragraph,
+  file: {
+    filename: string;
+    size: number;
+    md5: string;
+    sha1: string;
+    sha256: string;
+    sha512: string;
+  },
+): Entry {
+  return {
+    id: record.package_id,
+    name: record.package_name,
+    version: record.version,
+    architecture: record.architecture,
+    stanza: renderStanza({ control, ...file }),
+  };
+}

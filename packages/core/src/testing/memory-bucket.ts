@@ -1,0 +1,32 @@
+// An in-memory bucket for model tests (count its requests with countingObjectStore).
+import type { ObjectInfo, ObjectStore } from "../publish/bucket";
+import type { ObjectHeaders } from "../publish/layout";
+
+export class MemoryObjectStore implements ObjectStore {
+  readonly objects = new Map<string, { body: Uint8Array; headers: ObjectHeaders; at: Date }>();
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return this.objects.get(key)?.body;
+  }
+  async head(key: string): Promise<{ size: number; lastModified: Date } | undefined> {
+    const o = this.objects.get(key);
+    return o === undefined ? undefined : { size: o.body.length, lastModified: o.at };
+  }
+  async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
+    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+    this.objects.set(key, { body: bytes, headers, at: new Date() });
+  }
+  async copy(from: string, to: string, headers: ObjectHeaders): Promise<void> {
+    const o = this.objects.get(from);
+    if (o === undefined) throw new Error(`copy: no object ${from}`);
+    this.objects.set(to, { body: o.body, headers, at: new Date() });
+  }
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    for (const [key, o] of [...this.objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (key.startsWith(prefix)) yield { key, size: o.body.length, lastModified: o.at };
+    }
+  }
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.objects.delete(key);
+  }
+}
