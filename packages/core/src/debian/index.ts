@@ -3,6 +3,7 @@ export * from "./by-hash";
 export * from "./compress";
 export * from "./control";
 export * from "./deb";
+export * from "./deb-stream";
 export * from "./hashes";
 export * from "./release";
 export * from "./stanza";
