@@ -46,7 +46,9 @@ export function architectureOf(pkg: UpstreamPackage, url: string): string | unde
   const path = decodeURIComponent(new URL(url).pathname);
   const arches = new Set(
     Object.entries(map)
-      .filter(([platform]) => new RegExp(`(^|[/_.-])${escapeRegExp(platform)}([/_.-]|$)`).test(path))
+      .filter(([platform]) =>
+        new RegExp(`(^|[/_.-])${escapeRegExp(platform)}([/_.-]|$)`).test(path),
+      )
       .map(([, arch]) => arch),
   );
   if (arches.size === 1) return [...arches][0];
