@@ -2,6 +2,7 @@ export * from "./feed";
 export * from "./fetch";
 export * from "./ingest";
 export * from "./manual";
+export * from "./published";
 export * from "./run";
 export * from "./runtime";
 export * from "./settings";
