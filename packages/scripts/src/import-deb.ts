@@ -1,4 +1,5 @@
 #!/usr/bin/env -S npx tsx
+import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 // Imports .debs an operator holds (files or https URLs) through the same ingestion path as the
 // upstream poller: the control file is read as the bytes stream to a staging object, checked
@@ -162,4 +163,7 @@ function parseOptions(argv: readonly string[]) {
   });
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) runScript(HELP, main);
+// Run as a program (also through the scripts/ symlink, which argv names unresolved).
+const invoked =
+  process.argv[1] === undefined ? "" : pathToFileURL(realpathSync(process.argv[1])).href;
+if (import.meta.url === invoked) runScript(HELP, main);

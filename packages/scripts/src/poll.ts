@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // Runs the upstream poller now (what the schedule runs): reads each upstream package's feed and
 // ingests the versions not yet recorded.
+import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { loadConfig } from "@app/core/config";
 import { createLogger } from "@app/core/log";
@@ -68,4 +69,7 @@ async function main(argv: readonly string[]): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) runScript(HELP, main);
+// Run as a program (also through the scripts/ symlink, which argv names unresolved).
+const invoked =
+  process.argv[1] === undefined ? "" : pathToFileURL(realpathSync(process.argv[1])).href;
+if (import.meta.url === invoked) runScript(HELP, main);
