@@ -5,7 +5,13 @@ import { createLogger } from "@app/core/log";
 import { importDebs, sourceContext, sourceSettings } from "@app/core/sources";
 
 async function main(): Promise<void> {
-  const [root, file, table, bucket] = process.argv.slice(2) as [string, string, string, string];
+  const [root, file, table, bucket, mode] = process.argv.slice(2) as [
+    string,
+    string,
+    string,
+    string,
+    "upload" | "dry-run" | "idle",
+  ];
   const config = await loadConfig(root, "local");
   const logger = createLogger("bench-ingest", { level: "warn" });
   const context = sourceContext({
@@ -15,7 +21,18 @@ async function main(): Promise<void> {
     logger,
   });
   const started = performance.now();
-  const report = await importDebs(context, { inputs: [file] });
+  if (mode === "idle") {
+    // Node, tsx and the loaded modules: the floor under every measurement.
+    process.stdout.write(
+      `${JSON.stringify({ seconds: 0, maxRssKb: process.resourceUsage().maxRSS, outcome: "idle" })}\n`,
+    );
+    return;
+  }
+  const report = await importDebs(
+    context,
+    { inputs: [file] },
+    mode === "dry-run" ? { dryRun: true } : {},
+  );
   const seconds = (performance.now() - started) / 1000;
   if (report.failed.length > 0) throw new Error(report.failed.map((f) => f.error).join("; "));
   process.stdout.write(

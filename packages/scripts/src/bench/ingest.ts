@@ -74,13 +74,18 @@ export async function benchIngest(sizeMb: number): Promise<number> {
     timed("cat", [deb]);
     const sha = timed("sha256sum", [deb]);
     const cp = timed("cp", [deb, join(work.dir, "copy.deb")]);
-    const ours = await child([
-      "packages/scripts/src/bench/ingest-child.ts",
-      ROOT,
-      deb,
-      world.tables.packages,
-      world.bucket,
-    ]);
+    const run = (mode: string) =>
+      child([
+        "packages/scripts/src/bench/ingest-child.ts",
+        ROOT,
+        deb,
+        world.tables.packages,
+        world.bucket,
+        mode,
+      ]);
+    const idle = await run("idle");
+    const dry = await run("dry-run");
+    const ours = await run("upload");
     const baseline = sha + cp;
     const rssMb = ours.maxRssKb / 1024;
     const ratio = ours.seconds / baseline;
@@ -94,6 +99,14 @@ export async function benchIngest(sizeMb: number): Promise<number> {
         `${ours.seconds.toFixed(2)} s (${(bytes / 1e6 / ours.seconds).toFixed(0)} MB/s)`,
       ],
       ["ours / baseline", `${ratio.toFixed(2)}x (target ≤ ${RATIO_TARGET}x)`],
+      [
+        "ours, reading only (stream → 4 hashes + control; --dry-run, no S3)",
+        `${dry.seconds.toFixed(2)} s (${(dry.seconds / baseline).toFixed(2)}x), peak RSS ${(dry.maxRssKb / 1024).toFixed(0)} MB`,
+      ],
+      [
+        "a process that only loads the same modules: peak RSS",
+        `${(idle.maxRssKb / 1024).toFixed(0)} MB`,
+      ],
       [
         "ours: peak RSS of the ingesting process",
         `${rssMb.toFixed(0)} MB (target < ${RSS_TARGET_MB} MB)`,
