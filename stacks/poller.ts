@@ -20,7 +20,7 @@ export function poller(stage: StageSetup, storage: Storage, deadLetters: sst.aws
     description: "Reads the upstream release feeds and ingests new versions",
     link: [packages, bucket],
     environment: { POLLER_SETTINGS: settingsJson },
-    // Streams each .deb (hundreds of MB) through memory in 8 MiB parts, never to /tmp.
+    // Streams each .deb (hundreds of MB) through memory in 5 MiB parts, never to /tmp.
     memory: "1024 MB",
     timeout: "15 minutes",
     logging: { retention: "1 month" },

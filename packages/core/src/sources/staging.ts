@@ -20,8 +20,8 @@ export const STAGING_PREFIX = "staging/";
 export const DEB_CONTENT_TYPE = "application/vnd.debian.binary-package";
 /** Pool files never change once written (the publisher's layout says the same). */
 export const POOL_CACHE_CONTROL = "public, max-age=31536000, immutable";
-/** Parts of 8 MiB, two in flight: the upload holds at most ~16 MiB of a package. */
-export const PART_SIZE = 8 * 1024 * 1024;
+/** Parts of 5 MiB (S3's minimum), two in flight: the upload holds ~15 MiB of a package. */
+export const PART_SIZE = 5 * 1024 * 1024;
 export const QUEUE_SIZE = 2;
 /** A Lambda runs at most 15 minutes: older staging objects belong to no running ingestion. */
 export const STALE_STAGING_MS = 60 * 60 * 1000;
