@@ -39,7 +39,7 @@ async function openFile(path: string, maxBytes: number): Promise<Download> {
   if (info.size > maxBytes) {
     throw new IngestError(path, `is ${info.size} bytes, more than the limit of ${maxBytes}`);
   }
-  return { body: createReadStream(path, { highWaterMark: 1024 * 1024 }), contentLength: info.size };
+  return { body: createReadStream(path, { highWaterMark: 256 * 1024 }), contentLength: info.size };
 }
 
 export const manualHandler: SourceHandler<ManualRequest> = {

@@ -66,7 +66,7 @@ export async function uploadStream(
     params: {
       Bucket: bucket.name,
       Key: key,
-      Body: Readable.from(body),
+      Body: Readable.from(body, { highWaterMark: 1 }),
       ContentType: DEB_CONTENT_TYPE,
     },
     partSize: PART_SIZE,
