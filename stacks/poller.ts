@@ -25,8 +25,28 @@ export function poller(stage: StageSetup, storage: Storage, deadLetters: sst.aws
     timeout: "15 minutes",
     logging: { retention: "1 month" },
     retries: 2,
+    // What it does, spelled out (so it holds whatever the links grant): read and write-once
+    // records; stage, copy and check .debs; list and remove its own staging objects.
     permissions: [
       { actions: ["sqs:SendMessage"], resources: [deadLetters.arn] },
+      {
+        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        resources: [packages.arn, $interpolate`${packages.arn}/index/*`],
+      },
+      {
+        actions: [
+          "s3:PutObject",
+          "s3:GetObject",
+          "s3:AbortMultipartUpload",
+          "s3:ListMultipartUploadParts",
+        ],
+        resources: [$interpolate`${bucket.arn}/staging/*`, $interpolate`${bucket.arn}/pool/*`],
+      },
+      { actions: ["s3:DeleteObject"], resources: [$interpolate`${bucket.arn}/staging/*`] },
+      {
+        actions: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+        resources: [bucket.arn],
+      },
       {
         effect: "deny",
         actions: [
