@@ -7,6 +7,7 @@ declare module "sst" {
     Repository: { name: string; type: "sst.aws.Bucket" };
     SigningKey: { value: string; type: "sst.sst.Secret" };
     Rebuild: { name: string; type: "sst.aws.Function" };
+    Poller: { name: string; type: "sst.aws.Function" };
     DeadLetters: { url: string; type: "sst.aws.Queue" };
     Cdn: { url: string; type: "sst.aws.Router" };
   }

@@ -17,11 +17,13 @@ export default $config({
     const { loadStage } = await import("./stacks/config");
     const { storage } = await import("./stacks/storage");
     const { publisher } = await import("./stacks/publisher");
+    const { poller } = await import("./stacks/poller");
 
     const root = $cli.paths.root;
     const stage = await loadStage($app.stage, root);
     const store = storage(stage);
     const publish = publisher(stage, store, root);
+    const poll = poller(stage, store, publish.deadLetters);
 
     return {
       repositoryUrl: stage.repoUrl,
@@ -30,6 +32,7 @@ export default $config({
       stateTable: store.state.name,
       bucket: store.bucket.name,
       rebuildFunction: publish.rebuild.name,
+      pollerFunction: poll.fn.name,
       deadLetterQueue: publish.deadLetters.url,
     };
   },

@@ -10,6 +10,7 @@ import { type Mutation, packageMutations, stageMutations } from "../testing/conf
 import {
   controlDescription,
   DEFAULT_BY_HASH_GRACE_DAYS,
+  DEFAULT_MAX_SIZE_MB,
   DEFAULT_SCHEDULE,
   isScheduleExpression,
   packageConfigSchema,
@@ -114,6 +115,8 @@ describe("package config schema", () => {
       type: "upstream",
       metadata_url: "https://example.com/feed.json",
       schedule: DEFAULT_SCHEDULE,
+      max_size_mb: DEFAULT_MAX_SIZE_MB,
+      require_signature: false,
     });
     expect(out.depends).toBe("libc6 (>= 2.28), libgtk-3-0 | libgtk-4-1");
     expect(out.provides).toBe("editor (= 1.0)");

@@ -179,6 +179,28 @@ const upstreamKey = v.pipe(
   ),
 );
 
+/** A .deb larger than this is refused while it downloads (the poller and the import). */
+export const DEFAULT_MAX_SIZE_MB = 1024;
+const maxSizeMb = v.optional(
+  v.pipe(
+    v.number("must be a number of megabytes"),
+    v.integer("must be a whole number of megabytes"),
+    v.minValue(1, "must be at least 1"),
+    v.maxValue(5 * 1024, "must be at most 5120 (S3's limit for one copy)"),
+  ),
+  DEFAULT_MAX_SIZE_MB,
+);
+
+/** `AB:CD:…`, as X509Certificate.fingerprint256 prints it; normalized to uppercase. */
+const certificateFingerprint = v.pipe(
+  string(),
+  v.regex(
+    /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$/,
+    "must be a SHA-256 fingerprint: 32 hex pairs separated by colons (openssl x509 -fingerprint -sha256)",
+  ),
+  v.toUpperCase(),
+);
+
 const upstreamSourceSchema = strict({
   type: v.literal("upstream"),
   /** The vendor's release feed. */
@@ -187,6 +209,21 @@ const upstreamSourceSchema = strict({
   architecture_map: v.optional(v.record(upstreamKey, architectureSchema, "must be a mapping")),
   /** How often the poller reads the feed. */
   schedule: v.optional(scheduleSchema, DEFAULT_SCHEDULE),
+  /** Downloads larger than this are refused. */
+  max_size_mb: maxSizeMb,
+  /**
+   * The vendor's signing certificate, as the feed's certificate.pem must be. With a pin, a
+   * version without a certificate and signature is refused.
+   */
+  certificate: v.optional(
+    strict({
+      sha256_fingerprint: v.optional(certificateFingerprint),
+      /** The subject exactly as X509Certificate.subject prints it (`CN=…` lines). */
+      subject: v.optional(v.pipe(string(), v.nonEmpty("must not be empty"))),
+    }),
+  ),
+  /** Refuse versions that come without a certificate and signature. */
+  require_signature: v.optional(v.boolean("must be true or false"), false),
 });
 
 const templateText = v.pipe(
@@ -236,7 +273,11 @@ const buildSourceSchema = strict({
   }),
 });
 
-const manualSourceSchema = strict({ type: v.literal("manual") });
+const manualSourceSchema = strict({
+  type: v.literal("manual"),
+  /** Imports larger than this are refused. */
+  max_size_mb: maxSizeMb,
+});
 
 export const SOURCE_TYPES = ["upstream", "build", "manual"] as const;
 
@@ -416,6 +457,21 @@ function repoUrlProblem(s: string, stage: string | undefined): string | undefine
     : "must be an https URL";
 }
 
+/**
+ * Why a URL the poller or the import may download from is refused: https only, but for http on
+ * the loopback address in the local stage (a test's or an operator's file server).
+ */
+export function fetchUrlProblem(s: string, stage: string | undefined): string | undefined {
+  const url = parseUrl(s);
+  if (url === undefined) return "must be an http(s) URL";
+  if (url.protocol === "https:") return undefined;
+  if (url.protocol === "http:" && stage === LOCAL_STAGE && LOOPBACK.test(url.hostname))
+    return undefined;
+  return stage === LOCAL_STAGE
+    ? "must be an https URL, or http on the loopback address"
+    : "must be an https URL (http only on the loopback address of the local stage)";
+}
+
 /** OpenPGP v4 fingerprint: 40 hex digits, normalized to lowercase (as openpgp.js prints them). */
 const fingerprintSchema = v.pipe(
   string(),
@@ -459,6 +515,11 @@ const stageObject = strict({
   by_hash_grace_days: v.optional(positiveInteger("days"), DEFAULT_BY_HASH_GRACE_DAYS),
   /** When set, Release carries Valid-Until = Date + this many days. */
   valid_until_days: v.optional(positiveInteger("days")),
+  /**
+   * Per upstream package, a feed URL that replaces its metadata_url in this stage (the local
+   * stage may point at a file server on the loopback address).
+   */
+  feed_urls: v.optional(v.record(packageNameSchema, string(), "must be a mapping")),
   /** For records without a suite / component; default: suite and the first component. */
   default_suite: v.optional(suiteSchema),
   default_component: v.optional(componentSchema),
@@ -472,6 +533,13 @@ export const stageConfigSchema = v.pipe(
     if (typeof input.repo_url === "string") {
       const problem = repoUrlProblem(input.repo_url, stage);
       if (problem) problems.push({ path: ["repo_url"], message: problem });
+    }
+    if (isRecord(input.feed_urls)) {
+      for (const [name, url] of Object.entries(input.feed_urls)) {
+        if (typeof url !== "string") continue;
+        const problem = fetchUrlProblem(url, stage);
+        if (problem) problems.push({ path: ["feed_urls", name], message: problem });
+      }
     }
     const signing = input.signing;
     if (stage !== undefined && stage !== LOCAL_STAGE && isRecord(signing)) {

@@ -155,49 +155,30 @@ function decompress(codec: Codec, data: Uint8Array, source: string): Uint8Array 
   }
 }
 
-/** Splits a .deb into control and data; throws DebFormatError naming `source` on any defect. */
-export function readDeb(bytes: Uint8Array, source = "<deb>"): DebInfo {
-  const members = readAr(bytes, source);
-  const [first, ...rest] = members;
-  if (first?.name !== "debian-binary") {
-    throw new DebFormatError(
-      source,
-      `first ar member is ${first === undefined ? "missing" : JSON.stringify(first.name)}, expected debian-binary: not a Debian binary package`,
-    );
-  }
-  const formatVersion = lenientUtf8.decode(first.data);
-  if (!/^2\.\d+\n/.test(formatVersion)) {
-    throw new DebFormatError(
-      source,
-      `debian-binary is ${JSON.stringify(formatVersion.slice(0, 20))}, expected "2.0\\n" (format version 2)`,
-    );
-  }
-  const wanted = (prefix: string): { codec: Codec; data: Uint8Array; name: string } => {
-    // Members starting with "_" may precede the one we want; anything else is out of order.
-    while (rest[0]?.name.startsWith("_")) rest.shift();
-    const member = rest.shift();
-    if (member === undefined) throw new DebFormatError(source, `${prefix} member is missing`);
-    const codec = member.name.startsWith(prefix)
-      ? CODECS[member.name.slice(prefix.length)]
-      : undefined;
-    if (codec === undefined) {
-      throw new DebFormatError(
-        source,
-        `found ar member ${JSON.stringify(member.name)} where ${prefix}[.gz|.xz|.zst] belongs`,
-      );
-    }
-    return { codec, data: member.data, name: member.name };
-  };
-  const control = wanted("control.tar");
-  const data = wanted("data.tar");
-  const controlSource = `${source}: ${control.name}`;
-  const dataSource = `${source}: ${data.name}`;
-  const controlEntries = readTar(
-    decompress(control.codec, control.data, controlSource),
-    controlSource,
-  );
-  const dataEntries = readTar(decompress(data.codec, data.data, dataSource), dataSource);
+/** What a .deb's control member holds (everything of DebInfo but the data files). */
+export type DebControl = Omit<DebInfo, "dataFiles">;
 
+/**
+ * Reads a control member (`control.tar[.gz|.xz|.zst]`, named as in the ar archive): the control
+ * paragraph, maintainer scripts, conffiles and md5sums. Used by readDeb and by the streaming
+ * reader, which never holds the rest of the package.
+ */
+export function readControlArchive(
+  memberName: string,
+  memberData: Uint8Array,
+  source = "<deb>",
+): DebControl {
+  const codec = memberName.startsWith("control.tar")
+    ? CODECS[memberName.slice("control.tar".length)]
+    : undefined;
+  if (codec === undefined) {
+    throw new DebFormatError(
+      source,
+      `found ar member ${JSON.stringify(memberName)} where control.tar[.gz|.xz|.zst] belongs`,
+    );
+  }
+  const controlSource = `${source}: ${memberName}`;
+  const controlEntries = readTar(decompress(codec, memberData, controlSource), controlSource);
   const controlFiles = new Map<string, Uint8Array>();
   for (const entry of controlEntries) {
     if (entry.type !== "file") continue;
@@ -237,6 +218,53 @@ export function readDeb(bytes: Uint8Array, source = "<deb>"): DebInfo {
           .map((line) => line.trim())
           .filter((line) => line !== "");
   const md5sumsBytes = controlFiles.get("md5sums");
+  return {
+    control: paragraph,
+    controlText,
+    scripts,
+    conffiles,
+    md5sums: md5sumsBytes === undefined ? undefined : lenientUtf8.decode(md5sumsBytes),
+  };
+}
+
+/** Splits a .deb into control and data; throws DebFormatError naming `source` on any defect. */
+export function readDeb(bytes: Uint8Array, source = "<deb>"): DebInfo {
+  const members = readAr(bytes, source);
+  const [first, ...rest] = members;
+  if (first?.name !== "debian-binary") {
+    throw new DebFormatError(
+      source,
+      `first ar member is ${first === undefined ? "missing" : JSON.stringify(first.name)}, expected debian-binary: not a Debian binary package`,
+    );
+  }
+  const formatVersion = lenientUtf8.decode(first.data);
+  if (!/^2\.\d+\n/.test(formatVersion)) {
+    throw new DebFormatError(
+      source,
+      `debian-binary is ${JSON.stringify(formatVersion.slice(0, 20))}, expected "2.0\\n" (format version 2)`,
+    );
+  }
+  const wanted = (prefix: string): { codec: Codec; data: Uint8Array; name: string } => {
+    // Members starting with "_" may precede the one we want; anything else is out of order.
+    while (rest[0]?.name.startsWith("_")) rest.shift();
+    const member = rest.shift();
+    if (member === undefined) throw new DebFormatError(source, `${prefix} member is missing`);
+    const codec = member.name.startsWith(prefix)
+      ? CODECS[member.name.slice(prefix.length)]
+      : undefined;
+    if (codec === undefined) {
+      throw new DebFormatError(
+        source,
+        `found ar member ${JSON.stringify(member.name)} where ${prefix}[.gz|.xz|.zst] belongs`,
+      );
+    }
+    return { codec, data: member.data, name: member.name };
+  };
+  const control = wanted("control.tar");
+  const data = wanted("data.tar");
+  const dataSource = `${source}: ${data.name}`;
+  const controlPart = readControlArchive(control.name, control.data, source);
+  const dataEntries = readTar(decompress(data.codec, data.data, dataSource), dataSource);
   const absolute = (path: string): string => `/${path.replace(/^\.?\/+/, "").replace(/\/+$/, "")}`;
   const dataFiles = dataEntries.map((entry): DebDataFile => {
     const file = {
@@ -249,14 +277,7 @@ export function readDeb(bytes: Uint8Array, source = "<deb>"): DebInfo {
     if (entry.type === "hardlink") return { ...file, linkTarget: absolute(entry.linkTarget ?? "") };
     return file;
   });
-  return {
-    control: paragraph,
-    controlText,
-    scripts,
-    conffiles,
-    md5sums: md5sumsBytes === undefined ? undefined : lenientUtf8.decode(md5sumsBytes),
-    dataFiles,
-  };
+  return { ...controlPart, dataFiles };
 }
 
 // ---------------------------------------------------------------------------------------------

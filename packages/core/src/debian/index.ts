@@ -37,6 +37,7 @@ export {
   DEB_COMPRESSIONS,
   DEFAULT_DEB_MTIME,
   type DebCompression,
+  type DebControl,
   type DebDataFile,
   type DebInfo,
   type DebSpec,
@@ -44,9 +45,11 @@ export {
   debSpecSchema,
   MAINTAINER_SCRIPTS,
   type MaintainerScript,
+  readControlArchive,
   readDeb,
   writeDeb,
 } from "./deb";
+export { DebStreamReader, MAX_CONTROL_MEMBER_BYTES } from "./deb-stream";
 export { type DebHashes, debHashes } from "./hashes";
 export {
   DEFAULT_RELEASE_HASHES,

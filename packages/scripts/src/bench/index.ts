@@ -14,6 +14,7 @@ import { type BenchResults, evaluateTargets, renderReport, writeResults } from "
 import { benchReprepro, type RepreproResult } from "./reprepro";
 
 const HELP = `Usage: npm run bench -- [--quick] [--sizes 1000,10000,50000] [--tools-max N] [--out DIR]
+       npm run bench -- --ingest [--size-mb 300]   (streaming ingestion of one large .deb)
 
 Measures, for each size N, our publisher on the local stack (DynamoDB Local + s3rver, started
 and stopped here): loading N records, a full rebuild, a one-record publication (direct and end
@@ -103,6 +104,12 @@ async function toolVersion(command: string, args: string[]): Promise<string | un
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // The ingestion benchmark is its own run (see ingest.ts).
+  if (argv[0] === "--ingest") {
+    const size = argv[1] === "--size-mb" ? Number(argv[2]) : 300;
+    if (!Number.isInteger(size) || size < 1) throw new UsageError("--size-mb needs a whole number");
+    return (await import("./ingest")).benchIngest(size);
+  }
   let args: Args | "help";
   try {
     args = parseArgs(argv);

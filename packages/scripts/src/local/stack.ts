@@ -16,6 +16,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import * as v from "valibot";
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from "./dynamodb-local";
+import { startLocalPoller } from "./poller";
 import { assertPortFree } from "./ports";
 import { LOCAL_S3_ENV, startS3Local } from "./s3-local";
 import { startStreamPoller } from "./stream-poller";
@@ -210,6 +211,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       logger,
     });
     stops.push({ what: "the stream poller", stop: () => poller.stop() });
+    const upstream = await startLocalPoller(config, logger);
+    stops.push({ what: "the upstream poller", stop: () => upstream.stop() });
 
     // An empty stage gets its setup package, so the repository is installable at once. It is
     // written like any record: the stream publishes it.
