@@ -3,7 +3,6 @@
 // package table. The publisher (the stream consumer) builds the .deb from it, uploads it to the
 // pool and pins its hashes; this script only writes DynamoDB. The .deb is built here too, in
 // memory, so a broken template fails now and not in the publisher.
-import { pathToFileURL } from "node:url";
 import { loadConfig } from "@app/core/config";
 import { readDeb, versionSchema } from "@app/core/debian";
 import { createLogger, type Logger } from "@app/core/log";
@@ -17,6 +16,7 @@ import { Resource } from "sst";
 import * as v from "valibot";
 import {
   describeContent,
+  isMain,
   PROJECT_ROOT,
   parseCommandLine,
   runScript,
@@ -25,8 +25,8 @@ import {
   UsageError,
 } from "./cli";
 
-const HELP = `Usage: sst shell --stage <stage> -- tsx packages/scripts/src/build-kiro-repo.ts [options]
-       npm run shell -- tsx packages/scripts/src/build-kiro-repo.ts [options]     (local stage)
+const HELP = `Usage: sst shell --stage <stage> scripts/build-kiro-repo.ts [options]
+       npm run shell -- scripts/build-kiro-repo.ts [options]     (local stage)
 
 Records a new version of the setup package (kiro-repo) for the stage: validates the config,
 renders the package from config/packages/kiro-repo.yaml with the stage's repository URL and the
@@ -187,4 +187,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) runScript(HELP, main);
+if (isMain(import.meta.url)) runScript(HELP, main);

@@ -14,7 +14,7 @@ const HELP = `Usage: npm run shell -- <command> [args...]
 
 Runs <command> with the local stack's resources in its environment, as \`sst shell\` does for
 a cloud stage. The stack must be running (npm start). Data directory: KIRO_APT_DATA_DIR or .local.
-Example: npm run shell -- tsx packages/scripts/src/rebuild.ts
+Example: npm run shell -- scripts/rebuild.ts
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
