@@ -78,6 +78,12 @@ describe("scripts/", () => {
     }
   });
 
+  it("build-kiro-repo refuses a --stage that is not the shell's", () => {
+    const out = shell(["scripts/build-kiro-repo.ts", "--stage", "prod", "--dry-run"]);
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain("--stage prod is not the stage this shell points at (local)");
+  });
+
   for (const name of names) {
     it(`npm run shell -- scripts/${name}.ts --help`, () => {
       const out = shell([`scripts/${name}.ts`, "--help"]);
