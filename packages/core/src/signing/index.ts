@@ -6,6 +6,7 @@ export {
   describeKeyIdMismatch,
   type KeyIdMismatch,
   keyIdMismatch,
+  keyringFingerprints,
   signatureFingerprints,
 } from "./key-ids";
 export { exportKeyring, type Keyring } from "./keyring";

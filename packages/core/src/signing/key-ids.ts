@@ -78,3 +78,16 @@ export async function signatureFingerprints(armored: string): Promise<string[]> 
       : Buffer.from(p.issuerFingerprint).toString("hex").toUpperCase(),
   );
 }
+
+/** Primary key fingerprints (upper-case hex, sorted) of a keyring: binary (.gpg) or armored. */
+export async function keyringFingerprints(keyring: Uint8Array | string): Promise<string[]> {
+  try {
+    const keys =
+      typeof keyring === "string"
+        ? await openpgp.readKeys({ armoredKeys: keyring, config: OPENPGP_CONFIG })
+        : await openpgp.readKeys({ binaryKeys: keyring, config: OPENPGP_CONFIG });
+    return keys.map((k) => k.getFingerprint().toUpperCase()).sort();
+  } catch (e) {
+    throw new SigningKeyError([`cannot read the keyring (${safeReason(e)})`]);
+  }
+}
