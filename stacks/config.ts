@@ -3,7 +3,7 @@
 //
 // Deep imports (not `@app/core/<domain>`) keep the deploy-time bundle to the config code: the
 // domain indexes also pull in the runtime (AWS clients, the native xz module).
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CONFIG_EXTENSIONS,
@@ -12,6 +12,8 @@ import {
   LOCAL_STAGE,
   type LoadedConfig,
   loadConfig,
+  parseConfigText,
+  stageWarnings,
 } from "../packages/core/src/config";
 import {
   type PublisherSettings,
@@ -40,6 +42,35 @@ export const MIN_VALID_UNTIL_DAYS = 2;
 function stageFile(root: string, stage: string): string {
   const ext = CONFIG_EXTENSIONS.find((e) => existsSync(join(root, "config", "stages", stage + e)));
   return `config/stages/${stage}${ext ?? ".yaml"}`;
+}
+
+/**
+ * The placeholders the committed prod config ships with (a reserved host, an all-zero key), as
+ * problems naming the line to change: users must never be given a repository at a host nobody
+ * owns or told to trust a key that does not exist.
+ */
+export function placeholderProblems(
+  root: string,
+  file: string,
+  stage: LoadedConfig["stage"],
+): ConfigProblem[] {
+  const warnings = stageWarnings(stage);
+  if (warnings.length === 0) return [];
+  const text = readFileSync(join(root, file), "utf8");
+  const parsed = parseConfigText(text, file, file.slice(file.lastIndexOf(".")));
+  const lines = text.split("\n");
+  return warnings.map((w) => {
+    const keys = w.path.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+    const line = parsed.ok ? parsed.file.lineOf(keys) : undefined;
+    const shown =
+      line === undefined ? "" : `; the line to change reads: ${lines[line - 1]?.trim()}`;
+    return {
+      file,
+      path: w.path,
+      ...(line === undefined ? {} : { line }),
+      message: `${w.message.replace("before deploying", "before deploying prod")}${shown}`,
+    };
+  });
 }
 
 /**
@@ -78,6 +109,7 @@ export async function loadStage(stage: string, root: string): Promise<StageSetup
       message: `must be at least ${MIN_VALID_UNTIL_DAYS}: the daily rebuild re-signs Release once a day`,
     });
   }
+  if (stage === "prod") problems.push(...placeholderProblems(root, file, stageConfig));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const settings = publisherSettings(config);

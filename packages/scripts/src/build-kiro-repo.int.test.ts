@@ -125,6 +125,44 @@ describe("build-kiro-repo", () => {
     expect(await itemCount(tableName)).toBe(4);
   });
 
+  it("a --version lower than the newest recorded is refused unless --force", async () => {
+    const tableName = await freshTable();
+    const logger = capture().logger;
+    await buildKiroRepo({ ...base(), tableName, version: "1.10", logger });
+    const error = await buildKiroRepo({ ...base(), tableName, version: "1.9", logger }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as StepError).step).toBe("assemble record");
+    expect((error as StepError).message).toContain(
+      "--version 1.9 is lower than the newest recorded 1.10",
+    );
+    expect(await itemCount(tableName)).toBe(1);
+    const forced = await buildKiroRepo({
+      ...base(),
+      tableName,
+      version: "1.9",
+      force: true,
+      logger,
+    });
+    expect(forced.outcome).toBe("created");
+    expect(await itemCount(tableName)).toBe(2);
+  });
+
+  it("points apt at the given repository URL (the running stack's port), not local.yaml's", async () => {
+    const tableName = await freshTable();
+    const url = "http://127.0.0.1:18080/kiro-apt-local";
+    const result = await buildKiroRepo({
+      ...base(),
+      tableName,
+      repoUrl: url,
+      dryRun: true,
+      logger: capture().logger,
+    });
+    const sources = result.record.contents?.find((c) => c.path === sourcesPath("kiro"))?.content;
+    expect(sources).toContain(`URIs: ${url}`);
+    expect(sources).not.toContain(":8080/");
+  });
+
   it("fails naming the step, writing nothing", async () => {
     const tableName = await freshTable();
     const logger = capture().logger;

@@ -3,9 +3,8 @@
 // package table. The publisher (the stream consumer) builds the .deb from it, uploads it to the
 // pool and pins its hashes; this script only writes DynamoDB. The .deb is built here too, in
 // memory, so a broken template fails now and not in the publisher.
-import { pathToFileURL } from "node:url";
 import { loadConfig } from "@app/core/config";
-import { readDeb, versionSchema } from "@app/core/debian";
+import { compareVersions, readDeb, versionSchema } from "@app/core/debian";
 import { createLogger, type Logger } from "@app/core/log";
 import { buildRecordDeb } from "@app/core/publish";
 import { type PackageRecord, toRecord } from "@app/core/record";
@@ -17,6 +16,7 @@ import { Resource } from "sst";
 import * as v from "valibot";
 import {
   describeContent,
+  isMain,
   PROJECT_ROOT,
   parseCommandLine,
   runScript,
@@ -25,8 +25,8 @@ import {
   UsageError,
 } from "./cli";
 
-const HELP = `Usage: sst shell --stage <stage> -- tsx packages/scripts/src/build-kiro-repo.ts [options]
-       npm run shell -- tsx packages/scripts/src/build-kiro-repo.ts [options]     (local stage)
+const HELP = `Usage: sst shell --stage <stage> scripts/build-kiro-repo.ts [options]
+       npm run shell -- scripts/build-kiro-repo.ts [options]     (local stage)
 
 Records a new version of the setup package (kiro-repo) for the stage: validates the config,
 renders the package from config/packages/kiro-repo.yaml with the stage's repository URL and the
@@ -34,8 +34,11 @@ public keys of the signing key, builds the .deb in memory as a check, and writes
 to the package table. The publisher then builds, uploads and publishes the .deb.
 
 Options:
-  --version <v>  the Debian version to record (default: the newest recorded one, incremented)
-  --stage <s>    the stage whose config to use (default: the stage SST's links name)
+  --version <v>  the Debian version to record (default: the newest recorded one, incremented);
+                 one lower than the newest recorded is refused unless --force
+  --force        record a --version lower than the newest recorded one
+  --stage <s>    the stage whose config to use (default: the stage SST's links name; another
+                 stage than the shell's is refused)
   --dry-run      validate and print the record it would write (contents summarised); write nothing
   --help         this text
 
@@ -57,6 +60,10 @@ export interface BuildKiroRepoParams {
   /** Armored private signing key(s): only their public keys go into the package. */
   readonly signingKeys: string;
   readonly version?: string;
+  /** Allows a version lower than the newest recorded one. */
+  readonly force?: boolean;
+  /** The repository URL the package points apt at (default: the stage's repo_url). */
+  readonly repoUrl?: string;
   readonly dryRun?: boolean;
   /** The setup package's config name (default kiro-repo). */
   readonly packageName?: string;
@@ -115,8 +122,16 @@ export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildK
     const keys = await loadSigningKeys(params.signingKeys, undefined, now);
     const keyring = await exportKeyring(keys, now);
     let version = params.version;
+    const existing = (await store.versionsOf(name)).map((r) => r.version);
+    if (version !== undefined && !params.force) {
+      const newest = [...existing].sort(compareVersions).at(-1);
+      if (newest !== undefined && compareVersions(version, newest) < 0) {
+        throw new Error(
+          `--version ${version} is lower than the newest recorded ${newest}: apt would never upgrade to it (pass --force to record it anyway)`,
+        );
+      }
+    }
     if (version === undefined) {
-      const existing = (await store.versionsOf(name)).map((r) => r.version);
       version = nextVersion(existing);
       logger.info(
         `version ${version} (${existing.length === 0 ? "first version" : `after ${existing.length} recorded`})`,
@@ -125,7 +140,7 @@ export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildK
     return toRecord(
       setupPackageRecord({
         pkg,
-        stage,
+        stage: params.repoUrl === undefined ? stage : { ...stage, repo_url: params.repoUrl },
         keyring: Uint8Array.from(keyring.binary),
         version,
         now,
@@ -170,13 +185,24 @@ async function main(argv: readonly string[]): Promise<number> {
   const args = parseCommandLine(argv, {
     version: { type: "string" },
     stage: { type: "string" },
+    force: { type: "boolean" },
     "dry-run": { type: "boolean" },
   });
   if (args.version === "") throw new UsageError("--version needs a value");
+  // The table and secret are the shell's stage's: another stage's config would mix the two.
+  if (args.stage !== undefined && "App" in Resource && Resource.App.stage !== args.stage) {
+    throw new UsageError(
+      `--stage ${args.stage} is not the stage this shell points at (${Resource.App.stage}): run it through \`sst shell --stage ${args.stage}\``,
+    );
+  }
+  const stage = stageOf(args.stage);
   const logger = createLogger("build-kiro-repo");
   await buildKiroRepo({
     root: PROJECT_ROOT,
-    stage: stageOf(args.stage),
+    stage,
+    // Locally, the port the running stack serves on (linked by the shell), not local.yaml's.
+    ...(stage === "local" && "Cdn" in Resource ? { repoUrl: Resource.Cdn.url } : {}),
+    force: args.force === true,
     client: new DynamoDBClient({ maxAttempts: 1 }),
     tableName: Resource.Packages.name,
     signingKeys: Resource.SigningKey.value,
@@ -187,4 +213,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) runScript(HELP, main);
+if (isMain(import.meta.url)) runScript(HELP, main);

@@ -1,13 +1,29 @@
 // What the operator scripts share: numbered steps that name themselves when they fail, the
 // project root, the stage from SST's links, and the exit-code convention (0 ok, 1 a step
 // failed, 2 bad usage).
+import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import type { Logger } from "@app/core/log";
 import { Resource } from "sst";
 
 /** The repository root (config/ lives there), independent of the working directory. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../../..");
+
+/**
+ * Whether the module at `url` is the program being run. Compared through realpath: run as
+ * `scripts/<name>.ts` (a symlink), argv[1] names the link while import.meta.url names the target.
+ */
+export function isMain(url: string): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(url));
+  } catch {
+    return false;
+  }
+}
 
 /** A step that failed: `step` is its name, as logged when it started. */
 export class StepError extends Error {

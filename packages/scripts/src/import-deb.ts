@@ -1,6 +1,4 @@
 #!/usr/bin/env -S npx tsx
-import { realpathSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 // Imports .debs an operator holds (files or https URLs) through the same ingestion path as the
 // upstream poller: the control file is read as the bytes stream to a staging object, checked
 // against the config (the package is known, its architecture allowed), the file is copied to
@@ -20,7 +18,7 @@ import {
 } from "@app/core/sources";
 import { Resource } from "sst";
 import * as v from "valibot";
-import { PROJECT_ROOT, runScript, stageOf, stepper, UsageError } from "./cli";
+import { isMain, PROJECT_ROOT, runScript, stageOf, stepper, UsageError } from "./cli";
 
 const HELP = `Usage: sst shell --stage <stage> scripts/import-deb.ts <file.deb | https URL>... [options]
        npm run shell -- scripts/import-deb.ts <file.deb | https URL>... [options]   (local stage)
@@ -163,7 +161,4 @@ function parseOptions(argv: readonly string[]) {
   });
 }
 
-// Run as a program (also through the scripts/ symlink, which argv names unresolved).
-const invoked =
-  process.argv[1] === undefined ? "" : pathToFileURL(realpathSync(process.argv[1])).href;
-if (import.meta.url === invoked) runScript(HELP, main);
+if (isMain(import.meta.url)) runScript(HELP, main);

@@ -5,7 +5,6 @@
 // already migrated. Items that cannot be migrated are reported, never half-written.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { controlDescription, loadConfig, type PackageConfig } from "@app/core/config";
 import { debHashes } from "@app/core/debian";
 import { createLogger, type Logger } from "@app/core/log";
@@ -35,6 +34,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { Resource } from "sst";
 import * as v from "valibot";
 import {
+  isMain,
   PROJECT_ROOT,
   parseCommandLine,
   runScript,
@@ -44,8 +44,8 @@ import {
   UsageError,
 } from "./cli";
 
-const HELP = `Usage: sst shell --stage <stage> -- tsx packages/scripts/src/migrate.ts --legacy-table <name> [options]
-       npm run shell -- tsx packages/scripts/src/migrate.ts --legacy-table <name> [options]   (local stage)
+const HELP = `Usage: sst shell --stage <stage> scripts/migrate.ts --legacy-table <name> [options]
+       npm run shell -- scripts/migrate.ts --legacy-table <name> [options]   (local stage)
 
 Moves the kiro releases of the legacy table (keyed by version) into the package table:
 package_name kiro, architecture amd64, Debian fields from config/packages/kiro.yaml, source
@@ -507,4 +507,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) runScript(HELP, main);
+if (isMain(import.meta.url)) runScript(HELP, main);

@@ -1,13 +1,19 @@
 #!/usr/bin/env -S npx tsx
 // Runs the upstream poller now (what the schedule runs): reads each upstream package's feed and
 // ingests the versions not yet recorded.
-import { realpathSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { loadConfig } from "@app/core/config";
 import { createLogger } from "@app/core/log";
 import { pollUpstream, sourceContext, sourceSettings } from "@app/core/sources";
 import { Resource } from "sst";
-import { PROJECT_ROOT, parseCommandLine, runScript, stageOf, stepper, UsageError } from "./cli";
+import {
+  isMain,
+  PROJECT_ROOT,
+  parseCommandLine,
+  runScript,
+  stageOf,
+  stepper,
+  UsageError,
+} from "./cli";
 
 const HELP = `Usage: sst shell --stage <stage> scripts/poll.ts [options]
        npm run shell -- scripts/poll.ts [options]     (local stage)
@@ -69,7 +75,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-// Run as a program (also through the scripts/ symlink, which argv names unresolved).
-const invoked =
-  process.argv[1] === undefined ? "" : pathToFileURL(realpathSync(process.argv[1])).href;
-if (import.meta.url === invoked) runScript(HELP, main);
+if (isMain(import.meta.url)) runScript(HELP, main);

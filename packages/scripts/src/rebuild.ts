@@ -1,41 +1,100 @@
 #!/usr/bin/env -S npx tsx
+import { createLogger, type Logger } from "@app/core/log";
 // Forces a full rebuild of the repository from the package table, by invoking the Rebuild
 // function (in the cloud through `sst shell`, locally through `npm run shell`).
-import { pathToFileURL } from "node:url";
-import { createLogger } from "@app/core/log";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { Resource } from "sst";
-import { parseCommandLine, runScript, stepper } from "./cli";
+import * as v from "valibot";
+import { isMain, parseCommandLine, runScript, stepper } from "./cli";
 
-const HELP = `Usage: sst shell --stage <stage> -- tsx packages/scripts/src/rebuild.ts [--dry-run]
-       npm run shell -- tsx packages/scripts/src/rebuild.ts          (local stage)
+const HELP = `Usage: sst shell --stage <stage> scripts/rebuild.ts [--dry-run]
+       npm run shell -- scripts/rebuild.ts [--dry-run]          (local stage)
 
-Regenerates every index from DynamoDB alone and re-signs the Release; reports records whose
-pool file is missing. --dry-run names the function it would invoke and stops.
+Invokes the Rebuild function and waits for it: it regenerates every index from DynamoDB alone
+and re-signs the Release; reports records that are invalid and pool files that are missing.
+--dry-run names the function and payload it would invoke and stops.
+
+Exit codes: 0 rebuilt, 1 the invocation failed (the function's error on stderr), 2 bad usage.
 `;
+
+export const STEPS = ["invoke rebuild"] as const;
+
+/** The payload the Rebuild function accepts (packages/functions/src/rebuild.ts). */
+export const REBUILD_PAYLOAD = { force_rebuild: true } as const;
+
+/** What the function returns (the publisher's report), as far as this script reads it. */
+const reportSchema = v.looseObject({
+  published: v.array(v.string()),
+  invalid: v.array(v.looseObject({ key: v.string() })),
+  missingFiles: v.array(v.looseObject({ id: v.string(), problem: v.string() })),
+});
+export type RebuildReport = v.InferOutput<typeof reportSchema>;
+
+/** Lambda's error payload for a failed invocation. */
+const functionErrorSchema = v.looseObject({
+  errorType: v.optional(v.string()),
+  errorMessage: v.optional(v.string()),
+});
+
+export interface RebuildParams {
+  readonly lambda: LambdaClient;
+  readonly functionName: string;
+  readonly dryRun?: boolean;
+  readonly logger: Logger;
+}
+
+/** Invokes the function synchronously (RequestResponse: returns when the rebuild is done). */
+export async function rebuild(params: RebuildParams): Promise<RebuildReport | undefined> {
+  const { logger, functionName } = params;
+  const step = stepper(logger, STEPS);
+  return step("invoke rebuild", async () => {
+    const payload = JSON.stringify(REBUILD_PAYLOAD);
+    if (params.dryRun) {
+      logger.info(`dry run: would invoke ${functionName} with ${payload}`);
+      return undefined;
+    }
+    logger.info(`invoking ${functionName} (a full rebuild; waiting for it to finish)`);
+    const out = await params.lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: "RequestResponse",
+        Payload: payload,
+      }),
+    );
+    const body = out.Payload ? new TextDecoder().decode(out.Payload) : "";
+    if (out.FunctionError) {
+      let shown = body;
+      try {
+        const e = v.parse(functionErrorSchema, JSON.parse(body));
+        shown = `${e.errorType ?? out.FunctionError}: ${e.errorMessage ?? body}`;
+      } catch {
+        // Not Lambda's JSON error: show the body as it came.
+      }
+      throw new Error(`${functionName} failed (${out.FunctionError}): ${shown}`);
+    }
+    const parsed = v.safeParse(reportSchema, JSON.parse(body || "null"));
+    if (!parsed.success) {
+      throw new Error(`${functionName} returned an unexpected report: ${body.slice(0, 200)}`);
+    }
+    const report = parsed.output;
+    for (const i of report.invalid) logger.warn({ key: i.key }, "invalid record (not published)");
+    for (const m of report.missingFiles) logger.warn({ id: m.id }, `pool file ${m.problem}`);
+    logger.info(
+      `rebuilt: published ${report.published.join(", ") || "nothing new"}; ${report.invalid.length} invalid record(s); ${report.missingFiles.length} missing pool file(s)`,
+    );
+    return report;
+  });
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseCommandLine(argv, { "dry-run": { type: "boolean" } });
-  const logger = createLogger("rebuild");
-  const step = stepper(logger, ["invoke rebuild"]);
-  const name = Resource.Rebuild.name;
-  if (args["dry-run"]) {
-    logger.info(`would invoke ${name} with {"force_rebuild": true}`);
-    return 0;
-  }
-  const report = await step("invoke rebuild", async () => {
-    logger.info({ function: name }, "a full rebuild; this can take a while");
-    const out = await new LambdaClient({}).send(
-      new InvokeCommand({ FunctionName: name, Payload: JSON.stringify({ force_rebuild: true }) }),
-    );
-    const body = out.Payload ? new TextDecoder().decode(out.Payload) : "";
-    if (out.FunctionError) throw new Error(body);
-    return JSON.parse(body) as { published: string[]; invalid: unknown[]; missingFiles: unknown[] };
+  await rebuild({
+    lambda: new LambdaClient({}),
+    functionName: Resource.Rebuild.name,
+    dryRun: args["dry-run"] === true,
+    logger: createLogger("rebuild"),
   });
-  logger.info(
-    `rebuilt: published ${report.published.join(", ") || "nothing new"}; ${report.invalid.length} invalid record(s); ${report.missingFiles.length} missing pool file(s)`,
-  );
   return 0;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) runScript(HELP, main);
+if (isMain(import.meta.url)) runScript(HELP, main);

@@ -19,20 +19,30 @@ const REDACT = [
   "*.credentials",
 ];
 
-export function createLogger(name: string, options: { level?: string } = {}): Logger {
+/** `stream: 2` sends the lines to stderr (a script whose stdout is its JSON output). */
+export function createLogger(
+  name: string,
+  options: { level?: string; stream?: 1 | 2 } = {},
+): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? "info";
   const pretty =
     process.env.AWS_LAMBDA_FUNCTION_NAME === undefined &&
     process.stdout.isTTY === true &&
     process.env.LOG_FORMAT !== "json";
-  return pino({
+  const fd = options.stream ?? 1;
+  const settings = {
     name,
     level,
     redact: { paths: REDACT, censor: "[redacted]" },
-    ...(pretty
-      ? {
-          transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } },
-        }
-      : {}),
-  });
+  };
+  if (pretty) {
+    return pino({
+      ...settings,
+      transport: {
+        target: "pino-pretty",
+        options: { colorize: true, ignore: "pid,hostname", destination: fd },
+      },
+    });
+  }
+  return fd === 1 ? pino(settings) : pino(settings, pino.destination(2));
 }

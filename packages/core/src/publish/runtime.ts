@@ -2,7 +2,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
-import { loadSigningKeys } from "../signing";
+import { assertKeyIds, loadSigningKeys } from "../signing";
 import { PackageStore } from "../store";
 import { S3ObjectStore } from "./bucket";
 import { DynamoStateStore } from "./dynamo-state";
@@ -50,6 +50,10 @@ export async function publisherDeps(
     logger: params.logger,
   });
   const keys = await loadSigningKeys(params.signingKeys);
+  assertKeyIds(
+    keys.map((k) => k.fingerprint),
+    params.settings.keyIds ?? [],
+  );
   const deps: PublisherDeps = {
     records: store,
     state: new DynamoStateStore(dynamo, params.stateTable),

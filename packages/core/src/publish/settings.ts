@@ -35,6 +35,8 @@ export const publisherSettingsSchema = v.strictObject({
   validUntilDays: v.optional(v.number()),
   /** How long a by-hash object outlives the last Release that listed it. */
   byHashGraceMs: v.pipe(v.number(), v.minValue(0)),
+  /** The stage's signing.key_ids: the publisher refuses to sign with other keys. */
+  keyIds: v.optional(v.array(v.string())),
   root: rootFilesSchema,
 });
 
@@ -80,6 +82,7 @@ export function publisherSettings(config: LoadedConfig, repoUrl?: string): Publi
     description: stage.description,
     ...(stage.valid_until_days === undefined ? {} : { validUntilDays: stage.valid_until_days }),
     byHashGraceMs: stage.by_hash_grace_days * 86_400_000,
+    keyIds: stage.signing.key_ids,
     root: {
       repoName: stage.label,
       repoPackage: build?.name ?? "kiro-repo",

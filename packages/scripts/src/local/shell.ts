@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { loadConfig } from "@app/core/config";
 import { publisherSettings } from "@app/core/publish";
 import * as v from "valibot";
@@ -14,7 +15,7 @@ const HELP = `Usage: npm run shell -- <command> [args...]
 
 Runs <command> with the local stack's resources in its environment, as \`sst shell\` does for
 a cloud stage. The stack must be running (npm start). Data directory: KIRO_APT_DATA_DIR or .local.
-Example: npm run shell -- tsx packages/scripts/src/rebuild.ts
+Example: npm run shell -- scripts/rebuild.ts
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -46,6 +47,13 @@ async function main(argv: readonly string[]): Promise<number> {
       await readFile(stack.signingKeyFile, "utf8"),
       JSON.stringify(publisherSettings(config, stack.repoUrl)),
     ),
+    // What `sst shell` links in the cloud besides: the URL the repository is served at (the
+    // running stack's port, not local.yaml's default) and the dead letters (a file here).
+    SST_RESOURCE_Cdn: JSON.stringify({ url: stack.repoUrl, type: "sst.aws.Router" }),
+    SST_RESOURCE_DeadLetters: JSON.stringify({
+      url: pathToFileURL(join(dataDir, "dead-letters.jsonl")).href,
+      type: "sst.aws.Queue",
+    }),
   };
   const [command, ...args] = argv as [string, ...string[]];
   const child = spawn(command, args, { stdio: "inherit", env });

@@ -1,0 +1,1 @@
+../packages/scripts/src/build-kiro-repo.ts

@@ -1,0 +1,1 @@
+../packages/scripts/src/migrate.ts
