@@ -1,37 +1,39 @@
-// build-kiro-repo against DynamoDB Local: the record it writes is a valid build record whose
-// .deb dpkg-deb reads, a dry run writes nothing, versions increment, failures name their step.
+// build-kiro-repo against DynamoDB Local and s3rver: the record it writes is a valid build
+// record whose .deb dpkg-deb reads, a dry run writes nothing, versions increment, failures name
+// their step; --wait returns once the published index lists the version (apt as the oracle),
+// --no-wait at once, and a wait that runs out fails naming its step.
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { keyringPath, sourcesPath } from "@app/core/config";
 import { buildRecordDeb } from "@app/core/publish";
-import { generateSigningKey } from "@app/core/signing";
+import type { PackageRecord } from "@app/core/record";
+import { type Bucket, indexLocation, isPublished } from "@app/core/sources";
 import { ensureTable, PackageStore } from "@app/core/store";
-import { runOk, scratch } from "@app/core/testing";
+import { type AptRoot, aptRoot, runOk, scratch } from "@app/core/testing";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildKiroRepo, STEPS } from "./build-kiro-repo";
+import { buildKiroRepo, STEPS, upgradeCommand } from "./build-kiro-repo";
 import { PROJECT_ROOT, StepError } from "./cli";
-import { type DynamoDbLocal, startDynamoDbLocal } from "./local/dynamodb-local";
-import { freePort } from "./local/ports";
-import { localDynamoDbClient } from "./local/testing";
+import { logger as silent, startWorld, type World } from "./integration/world";
 
-let ddb: DynamoDbLocal | undefined;
+let world: World;
 let client: DynamoDBClient;
 let signingKeys: string;
 let tableCount = 0;
+const roots: AptRoot[] = [];
 
 beforeAll(async () => {
-  ddb = await startDynamoDbLocal({ port: await freePort() });
-  client = localDynamoDbClient(ddb.endpoint, 1);
-  signingKeys = (await generateSigningKey({ name: "Test Repo", email: "repo@example.org" }))
-    .privateKeyArmored;
+  world = await startWorld();
+  client = world.dynamo;
+  signingKeys = world.signingKeys;
 });
 
 afterAll(async () => {
-  client?.destroy();
-  await ddb?.stop();
+  for (const r of roots) r.cleanup();
+  await world?.stop();
 });
 
 async function freshTable(): Promise<string> {
@@ -63,8 +65,9 @@ describe("build-kiro-repo", () => {
     const { logger, messages } = capture();
     const result = await buildKiroRepo({ ...base(), tableName, version: "2.3.4", logger });
     expect(result.outcome).toBe("created");
+    // Without a wait it stops after writing.
     expect(messages().filter((m) => m.startsWith("step "))).toEqual(
-      STEPS.map((s, i) => `step ${i + 1}/${STEPS.length}: ${s}`),
+      STEPS.slice(0, -1).map((s, i) => `step ${i + 1}/${STEPS.length}: ${s}`),
     );
 
     const store = new PackageStore({ client, tableName, logger });
@@ -180,5 +183,178 @@ describe("build-kiro-repo", () => {
       expect((error as StepError).message).toMatch(new RegExp(`^step "${c.step}" failed: `));
     }
     expect(await itemCount(tableName)).toBe(0);
+  });
+});
+
+/** Runs a command without blocking this process (s3rver and DynamoDB Local answer from it). */
+function runAsync(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(command, args, {
+      cwd: PROJECT_ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("close", (status) => done({ status, stdout, stderr }));
+  });
+}
+
+describe("build-kiro-repo --wait", () => {
+  // The world's table and bucket, which its publisher reads and writes: a record appears in
+  // the index only when the test runs the publisher, so nothing is published by accident.
+  const bucket = (): Bucket => ({ s3: world.s3, name: world.bucket, logger: silent });
+  const published = (record: PackageRecord) =>
+    isPublished(
+      bucket(),
+      record,
+      indexLocation(record, { suite: "stable", component: "main", architectures: ["amd64"] }),
+    );
+  const target = () => ({ ...base(), client: world.dynamo, tableName: world.tables.packages });
+
+  /** Runs the publisher once the record is in the table, checking the wait has not returned. */
+  async function publishWhenRecorded(id: string, settled: () => boolean): Promise<void> {
+    while (!(await world.store.get(id))) await new Promise((r) => setTimeout(r, 100));
+    // Nothing has published it yet, so a wait that returned now would not have waited.
+    expect(settled()).toBe(false);
+    await world.publisher.rebuild();
+  }
+
+  it("--wait returns once the published index lists the version, which apt then sees", async () => {
+    const { logger, messages } = capture();
+    let settled = false;
+    const building = buildKiroRepo({
+      ...target(),
+      version: "3.0.0",
+      wait: { bucket: bucket(), timeoutMs: 60_000, intervalMs: 100 },
+      logger,
+    }).finally(() => {
+      settled = true;
+    });
+    const [result] = await Promise.all([
+      building,
+      publishWhenRecorded("kiro-repo#3.0.0#all", () => settled),
+    ]);
+    expect(result.outcome).toBe("created");
+    expect(result.published).toBe(true);
+    expect(messages()).toContain(`step ${STEPS.length}/${STEPS.length}: wait for publication`);
+    expect(messages()).toContain("published");
+    expect(await published(result.record)).toBe(true);
+
+    // Oracle: apt, reading the signed repository, offers the version.
+    const apt = aptRoot({
+      url: world.repoUrl,
+      suite: "stable",
+      components: ["main"],
+      keyring: world.keyringFile,
+    });
+    roots.push(apt);
+    await apt.update();
+    expect(await apt.versions("kiro-repo")).toEqual(["3.0.0"]);
+  });
+
+  it("--no-wait returns at once with the record written and not yet published", async () => {
+    const { logger, messages } = capture();
+    const result = await buildKiroRepo({ ...target(), version: "3.0.1", logger });
+    expect(result.outcome).toBe("created");
+    expect(result.published).toBe(false);
+    expect(messages()).not.toContain(`step ${STEPS.length}/${STEPS.length}: wait for publication`);
+    const stored = await world.store.get("kiro-repo#3.0.1#all");
+    expect(stored?.ok && stored.record.version).toBe("3.0.1");
+    expect(await published(result.record)).toBe(false);
+  });
+
+  it("a wait that runs out fails naming the wait step, the record written", async () => {
+    const error = await buildKiroRepo({
+      ...target(),
+      version: "3.0.2",
+      wait: { bucket: bucket(), timeoutMs: 300, intervalMs: 50 },
+      logger: capture().logger,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StepError);
+    expect((error as StepError).step).toBe("wait for publication");
+    expect((error as StepError).message).toBe(
+      'step "wait for publication" failed: not published after 0.3 s: kiro-repo#3.0.2#all',
+    );
+    expect(await world.store.get("kiro-repo#3.0.2#all")).toBeDefined();
+  });
+
+  it("runs as the operator runs it: --wait prints the apt line, --timeout runs out with exit 1, bad flags exit 2", async () => {
+    const tsx = join(PROJECT_ROOT, "node_modules/.bin/tsx");
+    const script = "scripts/build-kiro-repo.ts";
+    const env = {
+      ...process.env,
+      LOG_FORMAT: "json",
+      SST_RESOURCE_App: JSON.stringify({ name: "kiro-apt", stage: "local" }),
+      SST_RESOURCE_Packages: JSON.stringify({
+        name: world.tables.packages,
+        type: "sst.aws.Dynamo",
+      }),
+      SST_RESOURCE_Repository: JSON.stringify({ name: world.bucket, type: "sst.aws.Bucket" }),
+      SST_RESOURCE_SigningKey: JSON.stringify({ value: signingKeys, type: "sst.sst.Secret" }),
+      SST_RESOURCE_Cdn: JSON.stringify({ url: world.repoUrl, type: "sst.aws.Router" }),
+    };
+
+    let settled = false;
+    const waiting = runAsync(
+      tsx,
+      [script, "--version", "3.1.0", "--wait", "--timeout", "120"],
+      env,
+    ).finally(() => {
+      settled = true;
+    });
+    const [waited] = await Promise.all([
+      waiting,
+      publishWhenRecorded("kiro-repo#3.1.0#all", () => settled),
+    ]);
+    expect(waited.status, waited.stderr).toBe(0);
+    // The log lines share stdout (JSON when it is not a terminal); the apt line ends it.
+    expect(
+      waited.stdout.endsWith(
+        `kiro-repo#3.1.0#all is published. To upgrade:\n  ${upgradeCommand("kiro-repo")}\n`,
+      ),
+    ).toBe(true);
+    expect(upgradeCommand("kiro-repo")).toBe(
+      "sudo apt-get update && sudo apt-get install --only-upgrade kiro-repo",
+    );
+
+    // No publisher runs: the wait runs out after --timeout and names its step.
+    const timedOut = await runAsync(
+      tsx,
+      [script, "--version", "3.1.1", "--timeout", "1", "--wait"],
+      env,
+    );
+    expect(timedOut.status).toBe(1);
+    expect(timedOut.stderr).toContain(
+      'step "wait for publication" failed: not published after 1 s: kiro-repo#3.1.1#all',
+    );
+    expect(timedOut.stdout).not.toContain("To upgrade");
+
+    // Stdout is a pipe here, so without a flag it does not wait (a terminal would).
+    const piped = await runAsync(tsx, [script, "--version", "3.1.2"], env);
+    expect(piped.status, piped.stderr).toBe(0);
+    expect(piped.stdout).not.toContain("wait for publication");
+    expect(piped.stdout).not.toContain("To upgrade");
+    expect(await world.store.get("kiro-repo#3.1.2#all")).toBeDefined();
+
+    for (const [args, message] of [
+      [["--wait", "--no-wait"], "--wait and --no-wait exclude each other"],
+      [["--timeout", "0"], "--timeout must be a whole number of seconds"],
+      [["--timeout", "soon"], "--timeout must be a whole number of seconds"],
+    ] as const) {
+      const usage = await runAsync(tsx, [script, ...args], env);
+      expect(usage.status).toBe(2);
+      expect(usage.stderr).toContain(message);
+    }
   });
 });

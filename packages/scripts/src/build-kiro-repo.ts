@@ -1,8 +1,9 @@
 #!/usr/bin/env -S npx tsx
 // Records a new version of the setup package (kiro-repo) for a stage: a build record in the
 // package table. The publisher (the stream consumer) builds the .deb from it, uploads it to the
-// pool and pins its hashes; this script only writes DynamoDB. The .deb is built here too, in
-// memory, so a broken template fails now and not in the publisher.
+// pool and pins its hashes; this script only writes DynamoDB, then (--wait) reads the published
+// index until it lists the version. The .deb is built here too, in memory, so a broken template
+// fails now and not in the publisher.
 import { loadConfig } from "@app/core/config";
 import { compareVersions, readDeb, versionSchema } from "@app/core/debian";
 import { createLogger, type Logger } from "@app/core/log";
@@ -10,6 +11,7 @@ import { buildRecordDeb } from "@app/core/publish";
 import { type PackageRecord, toRecord } from "@app/core/record";
 import { nextVersion, setupPackageRecord } from "@app/core/setup";
 import { exportKeyring, loadSigningKeys } from "@app/core/signing";
+import { type Bucket, sourcesS3Client, waitUntilPublished } from "@app/core/sources";
 import { PackageStore } from "@app/core/store";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Resource } from "sst";
@@ -31,7 +33,9 @@ const HELP = `Usage: sst shell --stage <stage> scripts/build-kiro-repo.ts [optio
 Records a new version of the setup package (kiro-repo) for the stage: validates the config,
 renders the package from config/packages/kiro-repo.yaml with the stage's repository URL and the
 public keys of the signing key, builds the .deb in memory as a check, and writes the build record
-to the package table. The publisher then builds, uploads and publishes the .deb.
+to the package table. The publisher then builds, uploads and publishes the .deb; with --wait
+the script reads the published index until it lists the new version and prints the apt line
+that upgrades to it.
 
 Options:
   --version <v>  the Debian version to record (default: the newest recorded one, incremented);
@@ -40,6 +44,10 @@ Options:
   --stage <s>    the stage whose config to use (default: the stage SST's links name; another
                  stage than the shell's is refused)
   --dry-run      validate and print the record it would write (contents summarised); write nothing
+  --wait         after writing, wait until the published index lists the version, then print
+                 the apt line to upgrade (the default when stdout is a terminal)
+  --no-wait      return once the record is written (the default otherwise)
+  --timeout <s>  how long --wait waits, in seconds (default 300); then exit 1
   --help         this text
 
 Exit codes: 0 done, 1 a step failed (named on stderr), 2 bad usage.
@@ -50,7 +58,13 @@ export const STEPS = [
   "assemble record",
   "build .deb (check)",
   "write record",
+  "wait for publication",
 ] as const;
+
+/** What a user of the stage runs to get the new version. */
+export function upgradeCommand(name: string): string {
+  return `sudo apt-get update && sudo apt-get install --only-upgrade ${name}`;
+}
 
 export interface BuildKiroRepoParams {
   readonly root: string;
@@ -67,6 +81,12 @@ export interface BuildKiroRepoParams {
   readonly dryRun?: boolean;
   /** The setup package's config name (default kiro-repo). */
   readonly packageName?: string;
+  /** Wait until the index in this bucket lists the version; undefined: return once written. */
+  readonly wait?: {
+    readonly bucket: Bucket;
+    readonly timeoutMs: number;
+    readonly intervalMs?: number;
+  };
   readonly logger: Logger;
   readonly now?: Date;
 }
@@ -91,6 +111,8 @@ export interface BuildKiroRepoResult {
   readonly debSize: number;
   /** "dry-run" when nothing was written. */
   readonly outcome: "created" | "unchanged" | "dry-run";
+  /** True once the published index was seen listing the version (only with `wait`). */
+  readonly published: boolean;
 }
 
 export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildKiroRepoResult> {
@@ -163,13 +185,13 @@ export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildK
     return deb.length;
   });
 
-  return step("write record", async () => {
+  const outcome = await step("write record", async () => {
     if (params.dryRun) {
       logger.info(
         { record: summariseRecord(record) },
         `dry run: would write ${record.package_id} to ${params.tableName}`,
       );
-      return { record, debSize, outcome: "dry-run" as const };
+      return "dry-run" as const;
     }
     const outcome = await store.put(record);
     logger.info(
@@ -177,8 +199,25 @@ export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildK
         ? `recorded ${record.package_id} in ${params.tableName}; the publisher builds and publishes it`
         : `${record.package_id} is already recorded with the same contents; nothing written`,
     );
-    return { record, debSize, outcome };
+    return outcome;
   });
+
+  const wait = params.wait;
+  if (wait === undefined || outcome === "dry-run")
+    return { record, debSize, outcome, published: false };
+  await step("wait for publication", () =>
+    waitUntilPublished(wait.bucket, [record], {
+      defaults: {
+        suite: stage.default_suite,
+        component: stage.default_component,
+        architectures: stage.architectures,
+      },
+      timeoutMs: wait.timeoutMs,
+      ...(wait.intervalMs === undefined ? {} : { intervalMs: wait.intervalMs }),
+      onPublished: (r, at) => logger.info({ id: r.package_id, suite: at.suite }, "published"),
+    }),
+  );
+  return { record, debSize, outcome, published: true };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -187,8 +226,18 @@ async function main(argv: readonly string[]): Promise<number> {
     stage: { type: "string" },
     force: { type: "boolean" },
     "dry-run": { type: "boolean" },
+    wait: { type: "boolean" },
+    "no-wait": { type: "boolean" },
+    timeout: { type: "string" },
   });
   if (args.version === "") throw new UsageError("--version needs a value");
+  if (args.wait && args["no-wait"]) throw new UsageError("--wait and --no-wait exclude each other");
+  const timeout = args.timeout === undefined ? 300 : Number(args.timeout);
+  if (!Number.isInteger(timeout) || timeout <= 0) {
+    throw new UsageError("--timeout must be a whole number of seconds");
+  }
+  // Someone at a terminal wants to know it reached users; a pipeline gets the fast return.
+  const wait = args.wait === true || (args["no-wait"] !== true && process.stdout.isTTY === true);
   // The table and secret are the shell's stage's: another stage's config would mix the two.
   if (args.stage !== undefined && "App" in Resource && Resource.App.stage !== args.stage) {
     throw new UsageError(
@@ -197,7 +246,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const stage = stageOf(args.stage);
   const logger = createLogger("build-kiro-repo");
-  await buildKiroRepo({
+  const result = await buildKiroRepo({
     root: PROJECT_ROOT,
     stage,
     // Locally, the port the running stack serves on (linked by the shell), not local.yaml's.
@@ -208,8 +257,21 @@ async function main(argv: readonly string[]): Promise<number> {
     signingKeys: Resource.SigningKey.value,
     ...(args.version === undefined ? {} : { version: args.version }),
     dryRun: args["dry-run"] === true,
+    ...(wait
+      ? {
+          wait: {
+            bucket: { s3: sourcesS3Client(), name: Resource.Repository.name, logger },
+            timeoutMs: timeout * 1000,
+          },
+        }
+      : {}),
     logger,
   });
+  if (result.published) {
+    process.stdout.write(
+      `${result.record.package_id} is published. To upgrade:\n  ${upgradeCommand(result.record.package_name)}\n`,
+    );
+  }
   return 0;
 }
 

@@ -9,12 +9,11 @@ import { createLogger, type Logger } from "@app/core/log";
 import { suiteSchema } from "@app/core/record";
 import {
   importDebs,
-  indexLocation,
-  isPublished,
   type RunReport,
   type SourceContext,
   sourceContext,
   sourceSettings,
+  waitUntilPublished,
 } from "@app/core/sources";
 import { Resource } from "sst";
 import * as v from "valibot";
@@ -76,30 +75,22 @@ export async function importDebFiles(params: ImportParams): Promise<RunReport> {
   }
   const waitMs = params.waitMs;
   if (waitMs !== undefined && !params.dryRun && report.results.length > 0) {
-    await step("wait for publication", async () => {
+    await step("wait for publication", () => {
       const stage = params.config.stage;
-      const deadline = Date.now() + waitMs;
-      const pending = new Set(report.results.map((r) => r.record));
-      while (pending.size > 0) {
-        for (const record of [...pending]) {
-          const at = indexLocation(record, {
+      return waitUntilPublished(
+        context.target.bucket,
+        report.results.map((r) => r.record),
+        {
+          defaults: {
             suite: stage.default_suite,
             component: stage.default_component,
             architectures: stage.architectures,
-          });
-          if (await isPublished(context.target.bucket, record, at)) {
-            logger.info({ id: record.package_id, suite: at.suite }, "published");
-            pending.delete(record);
-          }
-        }
-        if (pending.size === 0) break;
-        if (Date.now() > deadline) {
-          throw new Error(
-            `not published after ${Math.round(waitMs / 1000)} s: ${[...pending].map((r) => r.package_id).join(", ")}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+          },
+          timeoutMs: waitMs,
+          onPublished: (record, at) =>
+            logger.info({ id: record.package_id, suite: at.suite }, "published"),
+        },
+      );
     });
   }
   return report;
