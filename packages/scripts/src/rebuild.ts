@@ -5,14 +5,23 @@ import { pathToFileURL } from "node:url";
 import { createLogger } from "@app/core/log";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { Resource } from "sst";
+import * as v from "valibot";
 import { parseCommandLine, runScript, stepper } from "./cli";
 
 const HELP = `Usage: sst shell --stage <stage> -- tsx packages/scripts/src/rebuild.ts [--dry-run]
        npm run shell -- tsx packages/scripts/src/rebuild.ts          (local stage)
 
-Regenerates every index from DynamoDB alone and re-signs the Release; reports records whose
-pool file is missing. --dry-run names the function it would invoke and stops.
+Regenerates every index from DynamoDB (and one listing of pool/) and re-signs the Release;
+publishes records whose pool file has appeared, and names those still held back (pool file
+missing, or of another size or MD5). --dry-run names the function it would invoke and stops.
 `;
+
+/** What the Rebuild function answers (the parts this script prints). */
+const reportSchema = v.object({
+  published: v.array(v.string()),
+  invalid: v.array(v.unknown()),
+  heldBack: v.array(v.object({ id: v.string(), filename: v.string(), problem: v.string() })),
+});
 
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseCommandLine(argv, { "dry-run": { type: "boolean" } });
@@ -30,10 +39,16 @@ async function main(argv: readonly string[]): Promise<number> {
     );
     const body = out.Payload ? new TextDecoder().decode(out.Payload) : "";
     if (out.FunctionError) throw new Error(body);
-    return JSON.parse(body) as { published: string[]; invalid: unknown[]; missingFiles: unknown[] };
+    const parsed = v.safeParse(reportSchema, JSON.parse(body));
+    if (!parsed.success) {
+      throw new Error(`the Rebuild function's answer: ${v.summarize(parsed.issues)}`);
+    }
+    return parsed.output;
   });
+  for (const h of report.heldBack)
+    logger.error(h, "held back: pool file missing or not the record's");
   logger.info(
-    `rebuilt: published ${report.published.join(", ") || "nothing new"}; ${report.invalid.length} invalid record(s); ${report.missingFiles.length} missing pool file(s)`,
+    `rebuilt: published ${report.published.join(", ") || "nothing new"}; ${report.invalid.length} invalid record(s); ${report.heldBack.length} record(s) held back for their pool file`,
   );
   return 0;
 }

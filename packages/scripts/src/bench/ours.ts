@@ -199,7 +199,7 @@ export async function benchOurs(
 
     phase = "full rebuild";
     progress(`  ours: full rebuild of ${n} records`);
-    const rebuild = await measure(() => publisher.rebuild({ pool: false }));
+    const rebuild = await measure(() => publisher.rebuild({ root: false }));
     progress(`  ours: rebuild took ${(rebuild.ms / 1000).toFixed(2)} s`);
     const state = await new DynamoStateStore(plain, tables.state).loadSuite(SUITE);
     const amd64 = state?.indexes[`${SUITE}/main/amd64`] ?? Object.values(state?.indexes ?? {})[0];

@@ -188,7 +188,7 @@ export function renderReport(r: BenchResults): string {
     table(
       [
         row("ours: load N records (BatchWriteItem)", (n) => formatMs(ours(n)?.loadMs)),
-        row("ours: full rebuild (rebuild, pool: false)", (n) => formatMs(ours(n)?.rebuild.ms)),
+        row("ours: full rebuild (rebuild, root: false)", (n) => formatMs(ours(n)?.rebuild.ms)),
         row("ours: one-record publishChanges (median of 5)", (n) =>
           formatMs(ours(n)?.publish.medianMs),
         ),
