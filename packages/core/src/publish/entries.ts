@@ -2,8 +2,9 @@
 // entry, the stanza the Packages files list. A manual/upstream record names a pool file that
 // its writer uploaded first; the pool is checked for it, and a record whose file is missing, of
 // another size or of another MD5 is held back (apt would pick it, and every install would fail)
-// and reported loudly, while the rest publishes. A build record's .deb is built here, uploaded to the pool if absent, and its size
-// and hashes pinned on the record the first time; a pinned build whose bytes changed is refused.
+// and reported loudly, while the rest publishes. A build record's .deb is built here, uploaded
+// to the pool if absent, and its size and hashes pinned on the record the first time; a pinned
+// build whose bytes changed is refused.
 import type { Logger } from "pino";
 import type { Paragraph } from "../debian/control";
 import { readDeb } from "../debian/deb";

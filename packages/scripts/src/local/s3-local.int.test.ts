@@ -1,9 +1,11 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { Readable } from "node:stream";
 import {
   GetObjectCommand,
   ListBucketsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -125,6 +127,42 @@ describe("startS3Local", () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it("lists more than 1,000 keys page by page, with size and MD5 ETag (continuation tokens without DES)", async () => {
+    const n = 1_205;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < n; i = next++) {
+          await put(`many/k${String(i).padStart(5, "0")}`, `object ${i}`, "text/plain", "");
+        }
+      }),
+    );
+    const seen: { key: string; size: number; etag: string }[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: "many/", ContinuationToken: token }),
+      );
+      pages++;
+      for (const o of page.Contents ?? []) {
+        seen.push({ key: o.Key ?? "", size: o.Size ?? -1, etag: o.ETag ?? "" });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    expect(pages).toBe(2);
+    expect(seen.map((o) => o.key)).toEqual(
+      Array.from({ length: n }, (_, i) => `many/k${String(i).padStart(5, "0")}`),
+    );
+    const i = 1_100;
+    const body = `object ${i}`;
+    expect(seen[i]).toEqual({
+      key: `many/k0${i}`,
+      size: body.length,
+      etag: JSON.stringify(createHash("md5").update(body).digest("hex")),
+    });
   });
 
   it("answers 404 for a missing key over plain HTTP", async () => {
