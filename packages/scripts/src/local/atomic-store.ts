@@ -144,8 +144,11 @@ export class AtomicFilesystemStore extends FilesystemStore {
       for (const e of entries) {
         const path = rel === "" ? e.name : `${rel}/${e.name}`;
         if (e.isDirectory()) {
-          // Only directories that can hold a key under the prefix.
-          if (path.startsWith(prefix) || prefix.startsWith(`${path}/`)) {
+          // Only directories that can hold a key under the prefix and after startAfter (keys
+          // under `d/` are all before startAfter when `d/` sorts before it and is no prefix of it).
+          const under = `${path}/`;
+          const after = under > startAfter || startAfter.startsWith(under);
+          if (after && (path.startsWith(prefix) || prefix.startsWith(under))) {
             await walk(join(dir, e.name), path);
           }
         } else if (e.name.endsWith(suffix)) {
@@ -157,14 +160,19 @@ export class AtomicFilesystemStore extends FilesystemStore {
     await walk(bucketPath, "");
     keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const page = keys.slice(0, maxKeys);
-    const objects: S3ObjectLike[] = [];
-    for (const key of page) {
-      const metadata = await this.getMetadata(bucket, key).catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-        throw error;
-      });
-      if (metadata !== undefined) objects.push(new S3Object(bucket, key, null, metadata));
-    }
+    // All at once, as s3rver does (a page is at most 1,000 keys).
+    const metadata = await Promise.all(
+      page.map((key) =>
+        this.getMetadata(bucket, key).catch((error: unknown) => {
+          if (enoent(error)) return undefined;
+          throw error;
+        }),
+      ),
+    );
+    const objects = page.flatMap((key, i) => {
+      const m = metadata[i];
+      return m === undefined ? [] : [new S3Object(bucket, key, null, m)];
+    });
     return { objects, commonPrefixes: [], isTruncated: keys.length > page.length };
   }
 
