@@ -14,7 +14,7 @@ export async function handler(event: unknown) {
     {
       published: report.published,
       invalid: report.invalid.length,
-      missing: report.missingFiles.length,
+      heldBack: report.heldBack,
     },
     "rebuild finished",
   );

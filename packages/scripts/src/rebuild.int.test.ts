@@ -57,7 +57,7 @@ describe("rebuild", () => {
       body: JSON.stringify({
         published: ["stable"],
         invalid: [{ key: "x#1#amd64", issues: [] }],
-        missingFiles: [],
+        heldBack: [],
         failed: [],
         attempts: 1,
       }),

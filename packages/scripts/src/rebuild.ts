@@ -11,8 +11,9 @@ const HELP = `Usage: sst shell --stage <stage> scripts/rebuild.ts [--dry-run]
        npm run shell -- scripts/rebuild.ts [--dry-run]          (local stage)
 
 Invokes the Rebuild function and waits for it: it regenerates every index from DynamoDB alone
-and re-signs the Release; reports records that are invalid and pool files that are missing.
---dry-run names the function and payload it would invoke and stops.
+(and one listing of pool/) and re-signs the Release; publishes records whose pool file has
+appeared, and names those still held back (pool file missing, or of another size or MD5) and
+the invalid ones. --dry-run names the function and payload it would invoke and stops.
 
 Exit codes: 0 rebuilt, 1 the invocation failed (the function's error on stderr), 2 bad usage.
 `;
@@ -26,7 +27,7 @@ export const REBUILD_PAYLOAD = { force_rebuild: true } as const;
 const reportSchema = v.looseObject({
   published: v.array(v.string()),
   invalid: v.array(v.looseObject({ key: v.string() })),
-  missingFiles: v.array(v.looseObject({ id: v.string(), problem: v.string() })),
+  heldBack: v.array(v.looseObject({ id: v.string(), filename: v.string(), problem: v.string() })),
 });
 export type RebuildReport = v.InferOutput<typeof reportSchema>;
 
@@ -78,9 +79,11 @@ export async function rebuild(params: RebuildParams): Promise<RebuildReport | un
     }
     const report = parsed.output;
     for (const i of report.invalid) logger.warn({ key: i.key }, "invalid record (not published)");
-    for (const m of report.missingFiles) logger.warn({ id: m.id }, `pool file ${m.problem}`);
+    for (const h of report.heldBack) {
+      logger.error(h, "held back: pool file missing or not the record's");
+    }
     logger.info(
-      `rebuilt: published ${report.published.join(", ") || "nothing new"}; ${report.invalid.length} invalid record(s); ${report.missingFiles.length} missing pool file(s)`,
+      `rebuilt: published ${report.published.join(", ") || "nothing new"}; ${report.invalid.length} invalid record(s); ${report.heldBack.length} record(s) held back for their pool file`,
     );
     return report;
   });

@@ -18,11 +18,15 @@ export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
   readonly lastModified: Date;
+  /** As S3 sends it, quotes included: a single-part upload's MD5 hex, `…-N` for multipart. */
+  readonly etag?: string;
 }
+
+export type ObjectHead = Omit<ObjectInfo, "key">;
 
 export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>;
-  head(key: string): Promise<{ size: number; lastModified: Date } | undefined>;
+  head(key: string): Promise<ObjectHead | undefined>;
   put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void>;
   copy(from: string, to: string, headers: ObjectHeaders): Promise<void>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
@@ -54,12 +58,16 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async head(key: string): Promise<{ size: number; lastModified: Date } | undefined> {
+  async head(key: string): Promise<ObjectHead | undefined> {
     try {
       const result = await this.client.send(
         new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
       );
-      return { size: result.ContentLength ?? 0, lastModified: result.LastModified ?? new Date(0) };
+      return {
+        size: result.ContentLength ?? 0,
+        lastModified: result.LastModified ?? new Date(0),
+        ...(result.ETag === undefined ? {} : { etag: result.ETag }),
+      };
     } catch (error) {
       if (isS3NotFound(error)) return undefined;
       throw error;
@@ -99,7 +107,12 @@ export class S3ObjectStore implements ObjectStore {
       );
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined) continue;
-        yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
+        yield {
+          key: o.Key,
+          size: o.Size ?? 0,
+          lastModified: o.LastModified ?? new Date(0),
+          ...(o.ETag === undefined ? {} : { etag: o.ETag }),
+        };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

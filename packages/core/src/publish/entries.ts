@@ -1,8 +1,10 @@
 // Step 1 of a publication (docs/architecture.md, "One record"): from a valid record to its index
 // entry, the stanza the Packages files list. A manual/upstream record names a pool file that
-// its writer uploaded first; the pool is checked for it (reported, never fatal: the table is
-// the truth). A build record's .deb is built here, uploaded to the pool if absent, and its size
-// and hashes pinned on the record the first time; a pinned build whose bytes changed is refused.
+// its writer uploaded first; the pool is checked for it, and a record whose file is missing, of
+// another size or of another MD5 is held back (apt would pick it, and every install would fail)
+// and reported loudly, while the rest publishes. A build record's .deb is built here, uploaded
+// to the pool if absent, and its size and hashes pinned on the record the first time; a pinned
+// build whose bytes changed is refused.
 import type { Logger } from "pino";
 import type { Paragraph } from "../debian/control";
 import { readDeb } from "../debian/deb";
@@ -11,7 +13,7 @@ import { renderStanza } from "../debian/stanza";
 import { recordControl } from "../record/control";
 import { fileAttributes, poolPath } from "../record/pool";
 import type { PackageRecord, PinnedFile, RecordIssue, RecordResult } from "../record/schema";
-import type { ObjectStore } from "./bucket";
+import type { ObjectHead, ObjectStore } from "./bucket";
 import { buildRecordDeb } from "./build";
 import type { Entry } from "./chunks";
 import { objectHeaders } from "./layout";
@@ -55,25 +57,39 @@ export interface Placed {
   readonly entry: Entry;
 }
 
-/** What a publication learns about the pool: one HEAD per file, or one listing of the pool. */
+/** What the pool says of a file without reading it: its size and ETag. */
+export type PoolFile = Pick<ObjectHead, "size" | "etag">;
+
+/**
+ * What a publication learns about the pool: one HEAD per file (an incremental publication), or
+ * one listing of the pool (a full build). Both say the same (size, ETag), so an incremental
+ * publication and a rebuild judge a file alike.
+ */
 export interface PoolView {
-  size(key: string): Promise<number | undefined>;
+  file(key: string): Promise<PoolFile | undefined>;
 }
 
 export const headPool = (bucket: ObjectStore): PoolView => ({
-  size: async (key) => (await bucket.head(key))?.size,
+  file: (key) => bucket.head(key),
 });
 
 export async function listedPool(bucket: ObjectStore): Promise<PoolView> {
-  const sizes = new Map<string, number>();
-  for await (const o of bucket.list("pool/")) sizes.set(o.key, o.size);
-  return { size: async (key) => sizes.get(key) };
+  const files = new Map<string, PoolFile>();
+  for await (const o of bucket.list("pool/")) files.set(o.key, o);
+  return { file: async (key) => files.get(key) };
+}
+
+/** A record not published because of its pool file. */
+export interface HeldBack {
+  readonly id: string;
+  readonly filename: string;
+  readonly problem: string;
 }
 
 /** What reading the records of one attempt reports (the publication's report takes it over). */
 export interface EntryReport {
   readonly invalid: { key: string; issues: readonly RecordIssue[] }[];
-  readonly missingFiles: { id: string; filename: string; problem: string }[];
+  readonly heldBack: HeldBack[];
   readonly failed: { id: string; error: string }[];
 }
 
@@ -83,8 +99,6 @@ export interface EntryContext {
   readonly settings: PublisherSettings;
   readonly logger: Logger;
   readonly pool: PoolView;
-  /** Check the pool file of manual/upstream records (a rebuild without the pool does not). */
-  readonly checkFiles: boolean;
   readonly report: EntryReport;
 }
 
@@ -159,13 +173,12 @@ export async function entryOf(
 ): Promise<Entry | undefined> {
   if (record.source === "build") return buildEntry(record, ctx);
   const { filename } = record;
-  if (ctx.checkFiles) {
-    const problem = poolProblem(await ctx.pool.size(filename), record.file_size);
-    if (problem !== undefined) {
-      const missing = { id: record.package_id, filename, problem };
-      ctx.report.missingFiles.push(missing);
-      ctx.logger.warn(missing, "pool file missing or of another size: published anyway");
-    }
+  const problem = poolProblem(await ctx.pool.file(filename), record);
+  if (problem !== undefined) {
+    const held = { id: record.package_id, filename, problem };
+    ctx.report.heldBack.push(held);
+    ctx.logger.error(held, "pool file missing or not the record's: held back, not published");
+    return undefined;
   }
   return rendered(record, ctx, () => ({
     filename,
@@ -177,11 +190,31 @@ export async function entryOf(
   }));
 }
 
-/** The one pool check: what is wrong with a pool file of `found` bytes (undefined: absent). */
-export function poolProblem(found: number | undefined, expected: number): string | undefined {
+/**
+ * The one pool check: what is wrong with the pool file `found` (undefined: absent) for a record.
+ * The ETag of a single-part upload is its MD5 (SSE-S3 included); a multipart ETag (`…-N`), or
+ * any other form, says nothing about the content, and only the size is compared. A checksum
+ * stored at upload is not used: a listing cannot say it, and a rebuild must judge as a HEAD does.
+ */
+export function poolProblem(
+  found: PoolFile | undefined,
+  record: { readonly file_size: number; readonly md5_hash: string },
+): string | undefined {
   if (found === undefined) return "missing from the pool";
-  if (found !== expected) return `has ${found} bytes, the record says ${expected}`;
+  if (found.size !== record.file_size) {
+    return `has ${found.size} bytes, the record says ${record.file_size}`;
+  }
+  const md5 = etagMd5(found.etag);
+  if (md5 !== undefined && md5 !== record.md5_hash.toLowerCase()) {
+    return `has MD5 ${md5} (its ETag), the record says ${record.md5_hash}`;
+  }
   return undefined;
+}
+
+/** The MD5 an ETag states, or undefined when it states none (multipart, absent, unknown). */
+export function etagMd5(etag: string | undefined): string | undefined {
+  const hex = /^"?([0-9a-fA-F]{32})"?$/.exec(etag ?? "")?.[1];
+  return hex?.toLowerCase();
 }
 
 async function buildEntry(record: PackageRecord, ctx: EntryContext): Promise<Entry | undefined> {
@@ -211,7 +244,7 @@ async function buildEntry(record: PackageRecord, ctx: EntryContext): Promise<Ent
       `rebuilt .deb differs from the pinned one (sha256 ${h.sha256} != ${record.sha256_hash}): a published version never changes its bytes; publish a new version instead`,
     );
   }
-  const existing = await ctx.pool.size(filename);
+  const existing = (await ctx.pool.file(filename))?.size;
   if (existing === undefined) {
     await bucket.put(filename, bytes, objectHeaders(filename));
     logger.info(

@@ -6,7 +6,15 @@ export { BuildError, buildRecordDeb } from "./build";
 export { buildIndex, type Entry, type IndexFiles, parseEntries, updateIndex } from "./chunks";
 export { ConflictError, MAX_ATTEMPTS } from "./commit";
 export { DynamoStateStore } from "./dynamo-state";
-export { type Location, locationOf, type RecordSource } from "./entries";
+export {
+  etagMd5,
+  type HeldBack,
+  type Location,
+  locationOf,
+  type PoolFile,
+  poolProblem,
+  type RecordSource,
+} from "./entries";
 export {
   distDir,
   IMMUTABLE,

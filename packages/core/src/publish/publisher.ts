@@ -20,6 +20,7 @@ import { type PlannedCommit, suiteCommit, untilCommitted } from "./commit";
 import {
   type EntryContext,
   type EntryReport,
+  type HeldBack,
   headPool,
   type Location,
   listedPool,
@@ -52,8 +53,11 @@ export interface PublishReport {
   /** Suites whose Release was (re)published. */
   readonly published: string[];
   readonly invalid: { key: string; issues: readonly RecordIssue[] }[];
-  /** Records whose pool file is missing or of another size: published anyway, loudly. */
-  readonly missingFiles: { id: string; filename: string; problem: string }[];
+  /**
+   * Records whose pool file is missing or of another size or MD5: held back (not in any index;
+   * the versions already published stay), published once their file is there.
+   */
+  readonly heldBack: HeldBack[];
   /** Ids that failed for good in this publication (e.g. a pinned build that changed). */
   readonly failed: { id: string; error: string }[];
   readonly attempts: number;
@@ -62,7 +66,7 @@ export interface PublishReport {
 /** What to publish: the touched ids, or every record (of some suites). */
 type Request =
   | { readonly touches: readonly Touch[] }
-  | { readonly suites: readonly string[] | undefined; readonly pool: boolean };
+  | { readonly suites: readonly string[] | undefined; readonly root: boolean };
 
 export class Publisher {
   private readonly now: () => Date;
@@ -91,11 +95,11 @@ export class Publisher {
 
   /**
    * A full rebuild: every index of the given suites (all, by default) from the package table
-   * alone, through the same planner. Only files whose bytes changed are uploaded. `pool: false`
-   * neither lists the pool nor writes the root files (the benchmark's rebuild).
+   * and one listing of the pool, through the same planner. Only files whose bytes changed are
+   * uploaded. `root: false` leaves the root files alone (the benchmark's rebuild).
    */
-  rebuild(options: { suites?: readonly string[]; pool?: boolean } = {}): Promise<PublishReport> {
-    return this.publish({ suites: options.suites, pool: options.pool !== false });
+  rebuild(options: { suites?: readonly string[]; root?: boolean } = {}): Promise<PublishReport> {
+    return this.publish({ suites: options.suites, root: options.root !== false });
   }
 
   /** One attempt per turn of the only retry loop: plan, upload, commit, write, tidy. */
@@ -115,7 +119,7 @@ export class Publisher {
         if (request.touches.some((t) => packageIdParts(t.id).name === repo)) {
           await copyNewestRepoPackage(this.deps, await records.versionsOf(repo));
         }
-      } else if (request.pool) {
+      } else if (request.root) {
         await copyNewestRepoPackage(this.deps, valid);
         await writeRootFiles(bucket, settings.root, keys);
       }
@@ -135,7 +139,7 @@ export class Publisher {
     const full = new Set<string>();
     let touched = new Map<string, Change>();
     if ("touches" in request) {
-      touched = await touchedChanges(request.touches, this.context(headPool(bucket), true, report));
+      touched = await touchedChanges(request.touches, this.context(headPool(bucket), report));
       const suites = [...touched.values()].flatMap((c) => [
         ...c.was.map((l) => l.suite),
         ...(c.now ? [c.now.location.suite] : []),
@@ -162,11 +166,10 @@ export class Publisher {
     let valid: PackageRecord[] = [];
     if (!("touches" in request) || full.size > 0) {
       // A rebuild reports what it reads; a full build inside a publication reports its ids only.
-      const pool = !("touches" in request) && request.pool;
+      // Either lists the pool once, and judges each file as a HEAD would (convergence).
       const only = "touches" in request ? full : request.suites && new Set(request.suites);
       const ctx = this.context(
-        pool ? await listedPool(bucket) : headPool(bucket),
-        pool,
+        await listedPool(bucket),
         "touches" in request ? emptyReport(0) : report,
       );
       const read = await suiteMembers(only, touched, ctx);
@@ -200,13 +203,9 @@ export class Publisher {
     return { commits, valid };
   }
 
-  private context(
-    pool: EntryContext["pool"],
-    checkFiles: boolean,
-    report: EntryReport,
-  ): EntryContext {
+  private context(pool: EntryContext["pool"], report: EntryReport): EntryContext {
     const { bucket, records, settings, logger } = this.deps;
-    return { bucket, records, settings, logger, pool, checkFiles, report };
+    return { bucket, records, settings, logger, pool, report };
   }
 }
 
@@ -215,7 +214,7 @@ type MutableReport = { -readonly [K in keyof PublishReport]: PublishReport[K] };
 const emptyReport = (attempts: number): MutableReport => ({
   published: [],
   invalid: [],
-  missingFiles: [],
+  heldBack: [],
   failed: [],
   attempts,
 });

@@ -95,7 +95,9 @@ export async function handleStreamBatch(
     return publishOneByOne(publisher, event, touches, logger);
   }
   for (const i of report.invalid) logger.warn(i, "invalid record skipped");
-  for (const m of report.missingFiles) logger.warn(m, "pool file missing");
+  for (const h of report.heldBack) {
+    logger.error(h, "held back: pool file missing or not the record's (published once it is)");
+  }
   for (const f of report.failed) logger.error(f, "record failed to publish");
   return {
     batchItemFailures: failuresOf(

@@ -1,16 +1,26 @@
 // An in-memory bucket for model tests (count its requests with countingObjectStore).
-import type { ObjectInfo, ObjectStore } from "../publish/bucket";
+import { createHash } from "node:crypto";
+import type { ObjectHead, ObjectInfo, ObjectStore } from "../publish/bucket";
 import type { ObjectHeaders } from "../publish/layout";
 
 export class MemoryObjectStore implements ObjectStore {
-  readonly objects = new Map<string, { body: Uint8Array; headers: ObjectHeaders; at: Date }>();
+  /** `etag` overrides the MD5 one S3 gives a single-part upload (e.g. a multipart `"…-3"`). */
+  readonly objects = new Map<
+    string,
+    { body: Uint8Array; headers: ObjectHeaders; at: Date; etag?: string }
+  >();
+
+  private info(o: { body: Uint8Array; at: Date; etag?: string }): ObjectHead {
+    const etag = o.etag ?? JSON.stringify(createHash("md5").update(o.body).digest("hex"));
+    return { size: o.body.length, lastModified: o.at, etag };
+  }
 
   async get(key: string): Promise<Uint8Array | undefined> {
     return this.objects.get(key)?.body;
   }
-  async head(key: string): Promise<{ size: number; lastModified: Date } | undefined> {
+  async head(key: string): Promise<ObjectHead | undefined> {
     const o = this.objects.get(key);
-    return o === undefined ? undefined : { size: o.body.length, lastModified: o.at };
+    return o === undefined ? undefined : this.info(o);
   }
   async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
     const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
@@ -23,7 +33,7 @@ export class MemoryObjectStore implements ObjectStore {
   }
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     for (const [key, o] of [...this.objects].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (key.startsWith(prefix)) yield { key, size: o.body.length, lastModified: o.at };
+      if (key.startsWith(prefix)) yield { key, ...this.info(o) };
     }
   }
   async delete(keys: readonly string[]): Promise<void> {

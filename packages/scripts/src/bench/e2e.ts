@@ -3,6 +3,7 @@
 // sees the new binary-amd64 Packages hash in InRelease.
 import { join } from "node:path";
 import { handleStreamBatch, type Publisher, type PublisherSettings } from "@app/core/publish";
+import type { PackageRecord } from "@app/core/record";
 import type { PackageStore } from "@app/core/store";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -62,6 +63,8 @@ export async function measureEndToEnd(o: {
   readonly work: string;
   readonly n: number;
   readonly settle: () => Promise<void>;
+  /** Uploads a record's pool object (before the record is put, as writers do). */
+  readonly pool: (record: PackageRecord) => Promise<void>;
   readonly seen: (at: number) => void;
   readonly logger: Logger;
 }): Promise<EndToEnd> {
@@ -100,6 +103,7 @@ export async function measureEndToEnd(o: {
       await settle();
       const before = await readAmd64Lines(s3, bucket, suite);
       const record = extraRecord(n, k);
+      await o.pool(record);
       const start = performance.now();
       await store.put(record);
       for (;;) {

@@ -1,12 +1,14 @@
-// Deterministic fixtures: the i-th package of the benchmark, as a record (our side, plausible
-// hashes) and as a small .deb with the same control fields (aptly's and reprepro's side).
+// Deterministic fixtures: the i-th package of the benchmark, as a record and its pool object
+// (our side: a small payload whose size and hashes the record carries, since the publisher holds
+// back a record whose pool file is missing or not its own) and as a small .deb with the same
+// control fields (aptly's and reprepro's side).
 // Fixture sets are prefixes of one sequence, so the debs built for the largest size serve
 // every smaller one.
-import { createHash } from "node:crypto";
 import { link, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeDeb } from "@app/core/debian";
+import { debHashes, writeDeb } from "@app/core/debian";
 import {
+  fileAttributes,
   type PackageRecord,
   type PackageRecordInput,
   packageId,
@@ -89,22 +91,34 @@ function controlOf(
   };
 }
 
-const hash = (algorithm: string, text: string): string =>
-  createHash(algorithm).update(text).digest("hex");
+/**
+ * The pool object of a fixture record: `size` bytes derived from its id. Not a .deb (the
+ * publisher only weighs it and compares its ETag); small, so that N of them load quickly.
+ */
+export function poolObjectOf(record: Pick<PackageRecord, "package_id" | "file_size">): Uint8Array {
+  const size = record.file_size ?? 0;
+  const line = `${record.package_id}\n`;
+  return new Uint8Array(Buffer.from(line.repeat(Math.ceil(size / line.length)).slice(0, size)));
+}
 
-/** The i-th record, with plausible (made-up) file size and hashes. */
+/** Filename, size and hashes of a fixture record whose pool object is `size` bytes. */
+function fileOf(id: Identity, size: number) {
+  const filename = poolPath("main", id.name, id.version, id.architecture);
+  const body = poolObjectOf({
+    package_id: packageId(id.name, id.version, id.architecture),
+    file_size: size,
+  });
+  return fileAttributes(filename, debHashes(body));
+}
+
+/** The i-th record; its pool object is `poolObjectOf(record)`. */
 export function fixtureRecord(i: number): PackageRecord {
   const id = identity(i);
   const control = controlOf(id, i);
   return toRecord({
     ...control,
     source: "manual",
-    filename: poolPath("main", id.name, id.version, id.architecture),
-    file_size: 1024 + ((i * 7919) % 200_000),
-    md5_hash: hash("md5", control.package_id),
-    sha1_hash: hash("sha1", control.package_id),
-    sha256_hash: hash("sha256", control.package_id),
-    sha512_hash: hash("sha512", control.package_id),
+    ...fileOf(id, 256 + ((i * 7919) % 1792)),
     processed_timestamp: "2026-01-01T00:00:00.000Z",
   });
 }
@@ -124,12 +138,7 @@ export function extraRecord(
   return toRecord({
     ...control,
     source: "manual",
-    filename: poolPath("main", id.name, id.version, id.architecture),
-    file_size: 4096 + k,
-    md5_hash: hash("md5", control.package_id),
-    sha1_hash: hash("sha1", control.package_id),
-    sha256_hash: hash("sha256", control.package_id),
-    sha512_hash: hash("sha512", control.package_id),
+    ...fileOf(id, 2048 + k),
     processed_timestamp: new Date().toISOString(),
   });
 }

@@ -8,6 +8,7 @@ import {
   DynamoStateStore,
   ensureStateTable,
   type ObjectStore,
+  objectHeaders,
   Publisher,
   type PublisherSettings,
   type PublishReport,
@@ -27,9 +28,9 @@ import { freePort } from "../local/ports";
 import { localS3ClientConfig, startS3Local } from "../local/s3-local";
 import { countDynamo, type DynamoCounts, Timeline, timed } from "./counters";
 import { type EndToEnd, measureEndToEnd } from "./e2e";
-import { extraRecord } from "./fixtures";
+import { extraRecord, poolObjectOf } from "./fixtures";
 import { median, onCleanup, progress, round } from "./proc";
-import { createPackageTable, loadFixtures } from "./table";
+import { createPackageTable, loadFixtures, loadPoolObjects } from "./table";
 
 /** Milliseconds per part of an operation; `compute` is what no dependency call covered. */
 export type Split = Record<string, number>;
@@ -49,6 +50,8 @@ export interface Sample {
 export interface OursResult {
   readonly n: number;
   readonly loadMs: number;
+  /** Uploading the records' pool objects (before the records, as writers do). */
+  readonly poolMs: number;
   readonly rebuild: Sample;
   /** Index sizes after the rebuild (binary-amd64): bytes of Packages, .gz, .xz. */
   readonly index: { readonly raw: number; readonly gz: number; readonly xz: number };
@@ -139,6 +142,14 @@ export async function benchOurs(
     await createPackageTable(plain, tables.packages);
     await ensureStateTable(plain, tables.state);
 
+    // Every record has its pool object: the publisher holds back a record whose file is missing
+    // or not its own, so without them the indexes would be empty.
+    phase = "uploading pool objects";
+    const pool = new S3ObjectStore(s3, BUCKET);
+    progress(`  ours: uploading ${n} pool objects (8 in flight)`);
+    const poolMs = await loadPoolObjects(pool, n);
+    progress(`  ours: uploaded ${n} pool objects in ${(poolMs / 1000).toFixed(1)} s`);
+
     phase = "loading records";
     progress(`  ours: loading ${n} records into DynamoDB Local (BatchWriteItem, 8 in flight)`);
     const loadMs = await loadFixtures(plain, tables.packages, n);
@@ -184,7 +195,12 @@ export async function benchOurs(
       const report = await work();
       lastEnd = performance.now();
       const ms = lastEnd - start;
-      if (!report.published.includes(SUITE) || report.failed.length > 0) {
+      // A held-back record would make the sample measure less than it says.
+      if (
+        !report.published.includes(SUITE) ||
+        report.failed.length > 0 ||
+        report.heldBack.length > 0
+      ) {
         throw new Error(`publication did not publish ${SUITE}: ${JSON.stringify(report)}`);
       }
       const windowMs = window.ms();
@@ -199,13 +215,14 @@ export async function benchOurs(
 
     phase = "full rebuild";
     progress(`  ours: full rebuild of ${n} records`);
-    const rebuild = await measure(() => publisher.rebuild({ pool: false }));
+    const rebuild = await measure(() => publisher.rebuild({ root: false }));
     progress(`  ours: rebuild took ${(rebuild.ms / 1000).toFixed(2)} s`);
     const state = await new DynamoStateStore(plain, tables.state).loadSuite(SUITE);
     const amd64 = state?.indexes[`${SUITE}/main/amd64`] ?? Object.values(state?.indexes ?? {})[0];
     const index = { raw: amd64?.raw.size ?? 0, gz: amd64?.gz.size ?? 0, xz: amd64?.xz.size ?? 0 };
 
     const publishOne = async (record: PackageRecord, settled = true): Promise<Sample> => {
+      await putPoolObject(pool, record);
       await store.put(record);
       if (settled) await settle();
       return measure(() =>
@@ -235,6 +252,7 @@ export async function benchOurs(
       work,
       n,
       settle,
+      pool: (record) => putPoolObject(pool, record),
       seen: (at) => {
         lastEnd = at;
       },
@@ -253,6 +271,7 @@ export async function benchOurs(
     return {
       n,
       loadMs: round(loadMs),
+      poolMs: round(poolMs),
       rebuild,
       index,
       publish: { samples, medianMs, typical },
@@ -268,6 +287,12 @@ export async function benchOurs(
     await stopDdb();
     await removeWork();
   }
+}
+
+/** A fixture record's pool object, uploaded before its record (outside any measurement). */
+async function putPoolObject(pool: ObjectStore, record: PackageRecord): Promise<void> {
+  const key = record.filename ?? "";
+  await pool.put(key, poolObjectOf(record), objectHeaders(key));
 }
 
 /** Watches a bucket for the first plain index path and the last InRelease written. */

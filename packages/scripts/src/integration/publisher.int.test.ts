@@ -7,7 +7,12 @@ import { debHashes } from "@app/core/debian";
 import type { Publisher, Touch } from "@app/core/publish";
 import { type PackageRecord, packageId, toRecord } from "@app/core/record";
 import { type AptRoot, aptRoot } from "@app/core/testing";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./world";
 
@@ -161,25 +166,56 @@ describe("publisher on DynamoDB Local and s3rver, read by apt", () => {
     expect(html).toContain("Signed-By: /usr/share/keyrings/kiro-archive-keyring.gpg");
   });
 
-  it("still publishes, and reports, a record whose pool file is missing", async () => {
-    const ghost = await world.manualPackage("kiro-ghost", "1.0", "amd64");
-    await world.s3.send(
-      new (await import("@aws-sdk/client-s3")).DeleteObjectCommand({
-        Bucket: world.bucket,
-        Key: ghost.filename,
-      }),
-    );
-    await world.store.put(ghost);
-    const incremental = await world.publisher.publishChanges([touch(ghost)]);
-    expect(incremental.missingFiles.map((m) => m.id)).toEqual([ghost.package_id]);
-    const report = await world.publisher.rebuild();
-    expect(report.missingFiles.map((m) => m.id)).toEqual([ghost.package_id]);
+  it("holds back a record whose pool file is missing or not its own, keeps apt's candidate on the previous version, and publishes it once its file is there", async () => {
+    const candidate = async (name: string) => {
+      const { output } = await apt.apt("apt-cache", ["policy", name]);
+      return /^\s*Candidate: (.*)$/m.exec(output)?.[1];
+    };
+    const v1 = await world.manualPackage("kiro-held", "1.0", "amd64");
+    await world.store.put(v1);
+    expect((await world.publisher.publishChanges([touch(v1)])).heldBack).toEqual([]);
+
+    // 2.0's writer put the record, but its pool file is not there.
+    const v2 = await world.manualPackage("kiro-held", "2.0", "amd64");
+    const key = v2.filename ?? "";
+    const bytes = (await object(key)) as Uint8Array;
+    await world.s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: key }));
+    await world.store.put(v2);
+    const held = await world.publisher.publishChanges([touch(v2)]);
+    expect(held.heldBack).toEqual([
+      { id: v2.package_id, filename: key, problem: "missing from the pool" },
+    ]);
     await apt.update();
-    expect(await apt.versions("kiro-ghost")).toEqual(["1.0"]);
-    await world.store.delete(ghost.package_id);
-    await world.publisher.publishChanges([touch(ghost)]);
+    expect(await candidate("kiro-held")).toBe("1.0");
+    expect(await apt.versions("kiro-held")).toEqual(["1.0"]);
+
+    // The file is uploaded; the next rebuild (one listing of pool/) publishes 2.0.
+    await world.s3.send(new PutObjectCommand({ Bucket: world.bucket, Key: key, Body: bytes }));
+    const rebuilt = await world.publisher.rebuild();
+    expect(rebuilt.heldBack).toEqual([]);
     await apt.update();
-    expect(await apt.versions("kiro-ghost")).toEqual([]);
+    expect(await candidate("kiro-held")).toBe("2.0");
+    await apt.download("kiro-held", "2.0");
+
+    // 3.0's record names another file's hashes, with the right size: the ETag (its MD5) says so.
+    const v3 = await world.manualPackage("kiro-held", "3.0", "amd64");
+    const other = debHashes(bytes);
+    const wrong = toRecord({ ...v3, md5_hash: other.md5, sha256_hash: other.sha256 });
+    await world.store.put(wrong);
+    const mismatch = await world.publisher.publishChanges([touch(wrong)]);
+    expect(mismatch.heldBack.map((h) => h.id)).toEqual([v3.package_id]);
+    expect(mismatch.heldBack[0]?.problem).toMatch(/MD5/);
+    expect((await world.publisher.rebuild()).heldBack.map((h) => h.id)).toEqual([v3.package_id]);
+    await apt.update();
+    expect(await candidate("kiro-held")).toBe("2.0");
+
+    // The record is put right (deleted and written again): the next write publishes it.
+    await world.store.delete(v3.package_id);
+    await world.store.put(v3);
+    expect((await world.publisher.publishChanges([touch(v3)])).heldBack).toEqual([]);
+    await apt.update();
+    expect(await candidate("kiro-held")).toBe("3.0");
+    await apt.download("kiro-held", "3.0");
   });
 
   it("two concurrent publishers never leave an older index on top, and lose no change", async () => {

@@ -65,6 +65,18 @@ export interface FilesystemStoreLike {
     replacementMetadata?: Record<string, string>,
   ): Promise<Record<string, string | number>>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  listObjects(bucket: string, options: ListOptions): Promise<ListResult>;
+}
+interface ListOptions {
+  delimiter?: string;
+  startAfter?: string;
+  prefix?: string;
+  maxKeys?: number;
+}
+interface ListResult {
+  objects: S3ObjectLike[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
 }
 type FilesystemStoreConstructor = new (rootDirectory: string) => FilesystemStoreLike;
 
@@ -102,6 +114,67 @@ function enoent(error: unknown): boolean {
 
 export class AtomicFilesystemStore extends FilesystemStore {
   private readonly locks = new KeyLocks();
+
+  /**
+   * Keys in S3's order (binary, as strings), page by page. s3rver walks directories by name,
+   * which is not key order where one name is a prefix of another (`kiro/…` is walked before
+   * `kiro-cli/…`, but `kiro-cli/` < `kiro/`), and it skips directories before `startAfter`, so
+   * its later pages lost keys. Without a delimiter (what the publisher lists) every key is
+   * walked, sorted and cut here, and only the page's metadata is read.
+   */
+  override async listObjects(bucket: string, options: ListOptions): Promise<ListResult> {
+    const {
+      delimiter = "",
+      startAfter = "",
+      prefix = "",
+      maxKeys = Number.POSITIVE_INFINITY,
+    } = options;
+    if (delimiter !== "") return super.listObjects(bucket, options);
+    const bucketPath = this.getBucketPath(bucket);
+    const suffix = "._S3rver_object";
+    const keys: string[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (enoent(error)) return;
+        throw error;
+      }
+      for (const e of entries) {
+        const path = rel === "" ? e.name : `${rel}/${e.name}`;
+        if (e.isDirectory()) {
+          // Only directories that can hold a key under the prefix and after startAfter (keys
+          // under `d/` are all before startAfter when `d/` sorts before it and is no prefix of it).
+          const under = `${path}/`;
+          const after = under > startAfter || startAfter.startsWith(under);
+          if (after && (path.startsWith(prefix) || prefix.startsWith(under))) {
+            await walk(join(dir, e.name), path);
+          }
+        } else if (e.name.endsWith(suffix)) {
+          const key = path.slice(0, -suffix.length);
+          if (key.startsWith(prefix) && key > startAfter) keys.push(key);
+        }
+      }
+    };
+    await walk(bucketPath, "");
+    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = keys.slice(0, maxKeys);
+    // All at once, as s3rver does (a page is at most 1,000 keys).
+    const metadata = await Promise.all(
+      page.map((key) =>
+        this.getMetadata(bucket, key).catch((error: unknown) => {
+          if (enoent(error)) return undefined;
+          throw error;
+        }),
+      ),
+    );
+    const objects = page.flatMap((key, i) => {
+      const m = metadata[i];
+      return m === undefined ? [] : [new S3Object(bucket, key, null, m)];
+    });
+    return { objects, commonPrefixes: [], isTruncated: keys.length > page.length };
+  }
 
   private resources(bucket: string, key: string): Resources {
     return {

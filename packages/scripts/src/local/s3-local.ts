@@ -28,10 +28,15 @@
  *   could see a truncated body or new bytes under old headers. This module swaps in
  *   `AtomicFilesystemStore` (same layout on disk): every PUT, copy and DELETE is atomic for
  *   readers, as S3 is per object.
+ * - QUIRK: s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node
+ *   17+) refuses without its legacy provider, so every listing of more than 1,000 keys failed
+ *   with `500 InternalError` (a rebuild lists `pool/`). `opaqueDesTokens` makes s3rver's
+ *   tokens plain base64 (they are opaque to clients, and only this server reads them).
  * - `directory` persists buckets and objects across restarts; without it a temporary directory
  *   is used and removed by `stop()`.
  */
 
+import crypto from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
@@ -105,6 +110,34 @@ export const LOCAL_S3_ENV = {
   AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
 } as const;
 
+/**
+ * s3rver's continuation tokens without DES (see the quirk above): when this OpenSSL has no DES,
+ * `createCipheriv("des")`/`createDecipheriv("des")` become an identity "cipher", so a token is
+ * base64 of its IV and its text. Only DES is touched (nothing else in this process can use it,
+ * since OpenSSL refuses it); once per process.
+ */
+export function opaqueDesTokens(): void {
+  try {
+    crypto.createCipheriv("des", Buffer.alloc(8), Buffer.alloc(8));
+    return; // DES works (an OpenSSL with its legacy provider): s3rver needs no help
+  } catch {}
+  const identity = {
+    update: (data: string | Buffer, encoding?: BufferEncoding) =>
+      typeof data === "string" ? Buffer.from(data, encoding) : Buffer.from(data),
+    final: () => Buffer.alloc(0),
+  };
+  const wrap = <F extends (...args: never[]) => unknown>(original: F): F =>
+    ((algorithm: string, ...rest: unknown[]) =>
+      algorithm === "des"
+        ? identity
+        : (original as unknown as (...a: unknown[]) => unknown)(
+            algorithm,
+            ...rest,
+          )) as unknown as F;
+  crypto.createCipheriv = wrap(crypto.createCipheriv);
+  crypto.createDecipheriv = wrap(crypto.createDecipheriv);
+}
+
 export async function startS3Local(options: S3LocalOptions): Promise<S3Local> {
   const parsed = v.safeParse(OptionsSchema, options);
   if (!parsed.success) {
@@ -112,6 +145,7 @@ export async function startS3Local(options: S3LocalOptions): Promise<S3Local> {
   }
   const { port, buckets, directory: wanted, store } = parsed.output;
   await assertPortFree(port);
+  opaqueDesTokens();
   const temporary = wanted === undefined;
   const directory = temporary ? await mkdtemp(join(tmpdir(), "s3-local-")) : resolve(wanted);
   await mkdir(directory, { recursive: true });
