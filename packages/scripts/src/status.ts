@@ -10,11 +10,12 @@ import { gunzipSync } from "node:zlib";
 import { loadConfig } from "@app/core/config";
 import { compareVersions, getField, parseParagraphs, parseRelease } from "@app/core/debian";
 import { createLogger, type Logger } from "@app/core/log";
+import { listedPool, poolProblem, S3ObjectStore } from "@app/core/publish";
 import type { PackageRecord } from "@app/core/record";
 import { describeKeyIdMismatch, keyIdMismatch, signatureFingerprints } from "@app/core/signing";
 import { PackageStore } from "@app/core/store";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Resource } from "sst";
 import { isMain, PROJECT_ROOT, parseCommandLine, runScript, stageOf, stepper } from "./cli";
@@ -53,18 +54,8 @@ export interface RepositoryReader {
 }
 
 export function bucketReader(s3: S3Client, bucket: string): RepositoryReader {
-  return {
-    where: `s3://${bucket}`,
-    async get(key) {
-      try {
-        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return await out.Body?.transformToByteArray();
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }
-    },
-  };
+  const store = new S3ObjectStore(s3, bucket);
+  return { where: `s3://${bucket}`, get: (key) => store.get(key) };
 }
 
 export function urlReader(baseUrl: string): RepositoryReader {
@@ -78,26 +69,6 @@ export function urlReader(baseUrl: string): RepositoryReader {
       return new Uint8Array(await response.arrayBuffer());
     },
   };
-}
-
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  if (e?.name === "NoSuchBucket") return false;
-  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
-}
-
-/** Sizes of every object under pool/ (one paginated listing, not a request per record). */
-export async function poolSizes(s3: S3Client, bucket: string): Promise<Map<string, number>> {
-  const sizes = new Map<string, number>();
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: "pool/", ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) sizes.set(o.Key, o.Size ?? 0);
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
-  return sizes;
 }
 
 /** The dead-letter queue: SQS in the cloud, the local stage's JSONL file (a `file:` URL). */
@@ -273,28 +244,25 @@ export async function status(params: StatusParams): Promise<StatusReport> {
   });
 
   const poolFiles = await step("check pool files", async () => {
-    const sizes = await poolSizes(params.s3, params.bucket);
+    // The publisher's own view and rule, so status flags exactly what the publisher holds back.
+    const pool = await listedPool(new S3ObjectStore(params.s3, params.bucket));
     const found: { id: string; filename: string; problem: string }[] = [];
     for (const r of records) {
       // A build record gets its filename and size when the publisher has built it.
-      if (r.filename === undefined) {
+      if (r.filename === undefined || r.file_size === undefined || r.md5_hash === undefined) {
         if (r.source !== "build") continue;
         found.push({ id: r.package_id, filename: "", problem: "not built yet (no filename)" });
         continue;
       }
-      const size = sizes.get(r.filename);
-      if (size === undefined)
-        found.push({ id: r.package_id, filename: r.filename, problem: "missing from the pool" });
-      else if (r.file_size !== undefined && size !== r.file_size)
-        found.push({
-          id: r.package_id,
-          filename: r.filename,
-          problem: `has ${size} bytes, the record says ${r.file_size}`,
-        });
+      const problem = poolProblem(await pool.file(r.filename), {
+        file_size: r.file_size,
+        md5_hash: r.md5_hash,
+      });
+      if (problem !== undefined) found.push({ id: r.package_id, filename: r.filename, problem });
     }
     for (const f of found)
       problems.push(`${f.id}: pool file ${f.filename} ${f.problem}`.replace("pool file  ", ""));
-    logger.info(`${sizes.size} pool file(s) listed; ${found.length} problem(s)`);
+    logger.info(`pool files checked; ${found.length} problem(s)`);
     return found;
   });
 

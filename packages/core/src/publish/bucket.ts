@@ -37,6 +37,8 @@ export interface ObjectStore {
 export function isS3NotFound(error: unknown): boolean {
   if (error instanceof NoSuchKey || error instanceof NotFound) return true;
   const e = error as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
+  // A missing bucket is a wrong setting, never a missing object.
+  if (e?.name === "NoSuchBucket") return false;
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 

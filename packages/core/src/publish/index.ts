@@ -10,6 +10,7 @@ export {
   etagMd5,
   type HeldBack,
   type Location,
+  listedPool,
   locationOf,
   type PoolFile,
   poolProblem,

@@ -112,7 +112,12 @@ export async function ingestCandidate(
   });
 }
 
-function retrying<T>(context: SourceContext, label: string, fn: () => Promise<T>): Promise<T> {
+/** Retries transient failures (429, 5xx, timeouts) with the store's backoff, logging each. */
+export function retrying<T>(
+  context: SourceContext,
+  label: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   return withRetry(fn, {
     retries: 4,
     baseMs: 500,

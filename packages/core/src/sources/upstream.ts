@@ -3,11 +3,10 @@
 // first in dpkg's order.
 import type { PackageConfig, UpstreamSource } from "../config/schema";
 import { compareVersions } from "../debian/version";
-import { withRetry } from "../store/retry";
 import { type Feed, FeedError, type FeedRelease, parseFeed } from "./feed";
 import { fetchBytes, openUrl } from "./fetch";
 import type { Candidate, CandidateList, RunReport, SourceContext, SourceHandler } from "./run";
-import { isTransient, runCandidates } from "./run";
+import { retrying, runCandidates } from "./run";
 import { sweepStaging } from "./staging";
 
 const MAX_FEED_BYTES = 16 * 1024 * 1024;
@@ -62,25 +61,12 @@ function escapeRegExp(s: string): string {
 /** Reads and validates the feed (with retries on transient failures). */
 export async function readFeed(context: SourceContext, pkg: UpstreamPackage): Promise<Feed> {
   const url = feedUrl(context, pkg);
-  const bytes = await withRetry(
-    () =>
-      fetchBytes(url, {
-        maxBytes: MAX_FEED_BYTES,
-        ...(context.fetch ? { fetch: context.fetch } : {}),
-        ...(context.idleTimeoutMs ? { idleTimeoutMs: context.idleTimeoutMs } : {}),
-      }),
-    {
-      retries: 4,
-      baseMs: 500,
-      maxMs: 20_000,
-      ...context.retry,
-      isRetryable: isTransient,
-      onRetry: ({ attempt, delayMs, error }) =>
-        context.target.logger.warn(
-          { url, attempt, delayMs, err: String(error) },
-          "feed fetch failed, retrying",
-        ),
-    },
+  const bytes = await retrying(context, url, () =>
+    fetchBytes(url, {
+      maxBytes: MAX_FEED_BYTES,
+      ...(context.fetch ? { fetch: context.fetch } : {}),
+      ...(context.idleTimeoutMs ? { idleTimeoutMs: context.idleTimeoutMs } : {}),
+    }),
   );
   let json: unknown;
   try {
