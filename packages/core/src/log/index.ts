@@ -44,5 +44,7 @@ export function createLogger(
       },
     });
   }
-  return fd === 1 ? pino(settings) : pino(settings, pino.destination(2));
+  // Synchronous: a script's own stdout lines (its result) come after the logs that preceded
+  // them, and nothing is lost to process.exit or a Lambda frozen between invocations.
+  return pino(settings, pino.destination({ dest: fd, sync: true }));
 }
