@@ -3,7 +3,8 @@
 // their step; --wait returns once the published index lists the version (apt as the oracle),
 // --no-wait at once, and a wait that runs out fails naming its step.
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keyringPath, sourcesPath } from "@app/core/config";
 import { buildRecordDeb } from "@app/core/publish";
@@ -126,6 +127,34 @@ describe("build-kiro-repo", () => {
     await buildKiroRepo({ ...base(), tableName, version: "1.9", logger });
     expect((await buildKiroRepo({ ...base(), tableName, logger })).record.version).toBe("1.10");
     expect(await itemCount(tableName)).toBe(4);
+  });
+
+  it("takes the config's source.version when --version is absent, with the same check", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kiro-repo-config-"));
+    try {
+      cpSync(join(PROJECT_ROOT, "config"), join(root, "config"), { recursive: true });
+      const file = join(root, "config/packages/kiro-repo.yaml");
+      writeFileSync(
+        file,
+        readFileSync(file, "utf8").replace("  type: build\n", "  type: build\n  version: 4.2.0\n"),
+      );
+      const tableName = await freshTable();
+      const logger = capture().logger;
+      const pinned = await buildKiroRepo({ ...base(), root, tableName, logger });
+      expect(pinned.record.version).toBe("4.2.0");
+      expect(
+        (await buildKiroRepo({ ...base(), root, tableName, version: "4.3", logger })).record
+          .version,
+      ).toBe("4.3");
+      const error = await buildKiroRepo({ ...base(), root, tableName, logger }).catch(
+        (e: unknown) => e,
+      );
+      expect((error as StepError).message).toContain(
+        "source.version 4.2.0 is lower than the newest recorded 4.3",
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("a --version lower than the newest recorded is refused unless --force", async () => {

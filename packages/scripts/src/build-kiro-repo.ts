@@ -38,8 +38,9 @@ the script reads the published index until it lists the new version and prints t
 that upgrades to it.
 
 Options:
-  --version <v>  the Debian version to record (default: the newest recorded one, incremented);
-                 one lower than the newest recorded is refused unless --force
+  --version <v>  the Debian version to record (default: the config's source.version, else the
+                 newest recorded one, incremented); one lower than the newest recorded is
+                 refused unless --force
   --force        record a --version lower than the newest recorded one
   --stage <s>    the stage whose config to use (default: the stage SST's links name; another
                  stage than the shell's is refused)
@@ -143,13 +144,16 @@ export async function buildKiroRepo(params: BuildKiroRepoParams): Promise<BuildK
   const record = await step("assemble record", async () => {
     const keys = await loadSigningKeys(params.signingKeys, undefined, now);
     const keyring = await exportKeyring(keys, now);
-    let version = params.version;
+    // --version, else the config's pinned version, else the next one.
+    const pinned = pkg.source.type === "build" ? pkg.source.version : undefined;
+    let version = params.version ?? pinned;
+    const from = params.version !== undefined ? "--version" : "source.version";
     const existing = (await store.versionsOf(name)).map((r) => r.version);
     if (version !== undefined && !params.force) {
       const newest = [...existing].sort(compareVersions).at(-1);
       if (newest !== undefined && compareVersions(version, newest) < 0) {
         throw new Error(
-          `--version ${version} is lower than the newest recorded ${newest}: apt would never upgrade to it (pass --force to record it anyway)`,
+          `${from} ${version} is lower than the newest recorded ${newest}: apt would never upgrade to it (pass --force to record it anyway)`,
         );
       }
     }

@@ -67,6 +67,8 @@ export function stackEnvironment(
     AWS_ACCESS_KEY_ID: stack.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: stack.credentials.secretAccessKey,
     AWS_REGION: stack.region,
+    // AWS CLI v1 reads only this one.
+    AWS_DEFAULT_REGION: stack.region,
     ...LOCAL_S3_ENV,
   };
 }
