@@ -280,7 +280,8 @@ export async function ingestDeb(
 
   let staged: string | undefined;
   try {
-    if (input.dryRun) {
+    const serverSide = input.download.copyTo;
+    if (input.dryRun || serverSide !== undefined) {
       for await (const _ of checked()) {
         // consumed for its checks only
       }
@@ -335,7 +336,8 @@ export async function ingestDeb(
     }
     const filename = record.filename as string;
     if (existing === undefined || (await objectSize(target.bucket, filename)) !== hashes.size) {
-      await copyToPool(target.bucket, staged as string, filename);
+      if (serverSide !== undefined) await serverSide(filename);
+      else await copyToPool(target.bucket, staged as string, filename);
     }
     const outcome = await target.store.put(record);
     target.logger.info(
