@@ -484,3 +484,147 @@ describe("migrate: the legacy table and bucket from flags or a Terraform state",
     expect(neither.stderr).toMatch(/--legacy-table or --tfstate is required/);
   });
 });
+
+describe("migrate: a property over generated legacy tables", () => {
+  type Kind = "hashed" | "unhashed" | "url" | "bad-version" | "missing" | "wrong-hash" | "dup";
+  const kinds: Kind[] = [
+    "hashed",
+    "unhashed",
+    "url",
+    "bad-version",
+    "missing",
+    "wrong-hash",
+    "dup",
+  ];
+  let run = 0;
+
+  /** The legacy items of one generated table, with what each must become on the first run. */
+  async function build(
+    spec: readonly { kind: Kind; partial: boolean }[],
+  ): Promise<{ items: Record<string, unknown>[]; expected: Map<string, "migrated" | "reported"> }> {
+    const r = ++run;
+    const items: Record<string, unknown>[] = [];
+    const expected = new Map<string, "migrated" | "reported">();
+    const versions: string[] = [];
+    for (const [i, { kind: wanted, partial }] of spec.entries()) {
+      const version = `${100 + r}.${i}`;
+      const kind: Kind = wanted === "dup" && versions.length === 0 ? "missing" : wanted;
+      const deb = kiroDeb(version, partial ? "libc6" : "libgtk-3-0, libnss3");
+      const h = debHashes(deb);
+      const file = `kiro-ide-${version}.deb`;
+      let item: Record<string, unknown>;
+      switch (kind) {
+        case "hashed":
+          await putLegacyDeb(`pool/main/k/kiro/${file}`, deb);
+          item = {
+            version,
+            actual_filename: file,
+            file_size: h.size,
+            sha256_hash: h.sha256,
+            ...(partial ? {} : { md5_hash: h.md5, sha1_hash: h.sha1, sha512_hash: h.sha512 }),
+          };
+          break;
+        case "unhashed":
+          await putLegacyDeb(`legacy/${file}`, deb);
+          item = { version, s3_key: `legacy/${file}` };
+          break;
+        case "url":
+          vendor.serve(`/property/${file}`, { body: deb });
+          item = {
+            version,
+            deb_url: `${vendor.url}/property/${file}`,
+            ...(partial ? { sha256_hash: h.sha256 } : {}),
+          };
+          break;
+        case "wrong-hash":
+          await putLegacyDeb(`pool/main/k/kiro/${file}`, deb);
+          item = partial
+            ? { version, actual_filename: file, file_size: h.size + 1 }
+            : { version, actual_filename: file, sha512_hash: "0".repeat(128) };
+          break;
+        case "bad-version":
+          item = { version: `bad_${r}_${i}` };
+          break;
+        case "missing":
+          item = { version, actual_filename: file };
+          break;
+        case "dup": {
+          const target = versions[i % versions.length] as string;
+          item = { version: partial ? `0:${target}` : `${target}-0` };
+          break;
+        }
+      }
+      if (kind !== "bad-version" && kind !== "dup") versions.push(version);
+      items.push(item);
+      expected.set(
+        `version=${item.version as string}`,
+        kind === "hashed" || kind === "unhashed" || kind === "url" ? "migrated" : "reported",
+      );
+    }
+    return { items, expected };
+  }
+
+  it("migrates or reports every item exactly once, and a rerun writes nothing", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ kind: fc.constantFrom(...kinds), partial: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        async (spec) => {
+          const { items, expected } = await build(spec);
+          const legacy = await legacyTable(items);
+          const tableName = `packages-property-${run}`;
+          await ensureTable(world.dynamo, tableName);
+          const first = await migrate(params({ legacyTable: legacy, tableName }));
+          const keysOf = (r: typeof first) => r.outcomes.map((o) => o.key).sort();
+          // Every item once, as the generator says it must end.
+          expect(keysOf(first)).toEqual([...expected.keys()].sort());
+          expect(new Map(first.outcomes.map((o) => [o.key, o.kind]))).toEqual(expected);
+          expect(first.errors.map((e) => e.key).sort()).toEqual(
+            [...expected]
+              .filter(([, k]) => k === "reported")
+              .map(([key]) => key)
+              .sort(),
+          );
+          const migratedIds = first.outcomes.flatMap((o) => (o.kind === "migrated" ? [o.id] : []));
+          const records = await scan(tableName);
+          expect(records.map((x) => x.package_id).sort()).toEqual([...migratedIds].sort());
+          for (const record of records) {
+            expect(record.source).toBe("migration");
+            expect(record.depends).toMatch(/^libc6$|^libgtk-3-0, libnss3$/);
+            const pool = await object(world.bucket, record.filename as string);
+            expect(pool.length).toBe(record.file_size);
+          }
+          expect(await keys(world.bucket, "staging/")).toEqual([]);
+
+          // The rerun: the same outcomes but skipped for what was migrated; not one write.
+          const s3 = instrumented(s3Client());
+          const dynamo = instrumented(dynamoClient());
+          try {
+            const again = await migrate(
+              params({
+                legacyTable: legacy,
+                tableName,
+                s3: s3.client,
+                legacyS3: s3.client,
+                dynamo: dynamo.client,
+              }),
+            );
+            expect(keysOf(again)).toEqual(keysOf(first));
+            for (const o of again.outcomes) {
+              expect(o.kind).toBe(expected.get(o.key) === "migrated" ? "skipped" : "reported");
+            }
+            expect(writes(s3.counts)).toBe(0);
+            expect(writes(dynamo.counts)).toBe(0);
+            expect(await scan(tableName)).toEqual(records);
+          } finally {
+            s3.client.destroy();
+            dynamo.client.destroy();
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
