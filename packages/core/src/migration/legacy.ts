@@ -24,7 +24,10 @@ export const legacyRowSchema = v.looseObject({
   s3_key: v.optional(v.string()),
   file_size: v.optional(
     v.pipe(
-      v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/))], "must be a whole number"),
+      v.union(
+        [v.number(), v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number"))],
+        "must be a whole number",
+      ),
       v.transform(Number),
       v.integer("must be a whole number"),
       v.minValue(1, "must be at least 1"),
