@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { debHashes, getField, parseParagraphs, writeDeb } from "@app/core/debian";
 import { ensureTable, PackageStore } from "@app/core/store";
-import { aptRoot, scratch } from "@app/core/testing";
+import { aptRoot, runAsync, scratch } from "@app/core/testing";
 import {
   CreateTableCommand,
   DynamoDBClient,
@@ -34,6 +34,7 @@ import { type FakeUpstream, startFakeUpstream } from "./integration/fake-upstrea
 import { logger, startWorld, type World } from "./integration/world";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local/dynamodb-local";
 import { localS3ClientConfig } from "./local/s3-local";
+import type { StackFile } from "./local/stack";
 import { legacyResources, type MigrateParams, migrate } from "./migrate";
 
 const LEGACY_BUCKET = "legacy-deployment";
@@ -626,5 +627,103 @@ describe("migrate: a property over generated legacy tables", () => {
       ),
       { numRuns: 25 },
     );
+  });
+});
+
+describe("migrate through the local shell, as the README writes it", () => {
+  it("reads the Terraform state, migrates, reruns, and names what it could not migrate", async () => {
+    const dir = scratch("migrate-shell-");
+    try {
+      const keyFile = join(dir.dir, "signing-key.asc");
+      writeFileSync(keyFile, world.signingKeys);
+      const stack: StackFile = {
+        stage: "local",
+        region: LOCAL_REGION,
+        credentials: {
+          accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+          secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+        },
+        endpoints: {
+          dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB as string,
+          s3: process.env.AWS_ENDPOINT_URL_S3 as string,
+          lambda: "http://127.0.0.1:1",
+        },
+        tables: { packages: world.tables.packages, publisherState: world.tables.state },
+        bucket: world.bucket,
+        rebuildFunction: "rebuild",
+        repoUrl: world.repoUrl,
+        publicKey: { gpg: join(dir.dir, "k.gpg"), asc: join(dir.dir, "k.asc") },
+        signingKeyFile: keyFile,
+        pid: process.pid,
+      };
+      writeFileSync(join(dir.dir, "stack.json"), JSON.stringify(stack));
+      await putLegacyDeb("pool/main/k/kiro/kiro-ide-1.5.0.deb", kiroDeb("1.5.0"));
+      const table = await legacyTable([
+        { version: "1.5.0", actual_filename: "kiro-ide-1.5.0.deb" },
+      ]);
+      const tfstate = join(dir.dir, "terraform.tfstate");
+      writeFileSync(
+        tfstate,
+        JSON.stringify({
+          version: 4,
+          outputs: {
+            dynamodb_table_name: { value: table },
+            s3_bucket_name: { value: LEGACY_BUCKET },
+          },
+          resources: [],
+        }),
+      );
+      // Asynchronously: s3rver runs in this process and must keep answering.
+      const run = (args: string[]) =>
+        runAsync(
+          "npm",
+          [
+            "run",
+            "--silent",
+            "shell",
+            "--",
+            "scripts/migrate.ts",
+            "--tfstate",
+            tfstate,
+            "--backup-dir",
+            join(dir.dir, "backups"),
+            ...args,
+          ],
+          {
+            cwd: PROJECT_ROOT,
+            env: { ...process.env, KIRO_APT_DATA_DIR: dir.dir, LOG_FORMAT: "json" },
+          },
+        );
+      const dry = await run(["--dry-run"]);
+      expect(dry.status, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain("dry run: would migrate version=1.5.0 as kiro#1.5.0#amd64");
+      const done = await run([]);
+      expect(done.status, done.stderr).toBe(0);
+      expect(done.stdout).toContain(
+        "migrated version=1.5.0 as kiro#1.5.0#amd64 (server-side copy)",
+      );
+      expect(done.stdout).toContain("migrate: 1/1 (100%)");
+      expect(done.stdout).toContain("1 total, 1 migrated, 0 skipped, 0 error(s)");
+      const store = new PackageStore({
+        client: world.dynamo,
+        tableName: world.tables.packages,
+        logger,
+      });
+      const record = await store.get("kiro#1.5.0#amd64");
+      expect(record?.ok && record.record.depends).toBe("libgtk-3-0, libnss3");
+
+      await world.dynamo.send(
+        new PutItemCommand({ TableName: table, Item: marshall({ version: "1.4_bad" }) }),
+      );
+      const again = await run([]);
+      expect(again.status).toBe(1);
+      expect(again.stdout).toContain("2 total, 0 migrated, 1 skipped, 1 error(s)");
+      expect(again.stderr).toMatch(
+        /step "transform and validate" failed: 1 item\(s\) not migrated: version=1\.4_bad \(version: /,
+      );
+      expect(again.stderr).toContain("backup kept at");
+    } finally {
+      dir.cleanup();
+    }
   });
 });
