@@ -418,6 +418,34 @@ describe("migrate from the old deployment", () => {
     dynamo.client.destroy();
   });
 
+  it("copies within one bucket when no legacy bucket is named (the old layout)", async () => {
+    const deb = kiroDeb("0.9.5");
+    await world.s3.send(
+      new PutObjectCommand({ Bucket: world.bucket, Key: "old/kiro-ide-0.9.5.deb", Body: deb }),
+    );
+    const t = await legacyTable([{ version: "0.9.5", s3_key: "old/kiro-ide-0.9.5.deb" }]);
+    const tableName = `packages-same-${++tables}`;
+    await ensureTable(world.dynamo, tableName);
+    const { legacyBucket: _, ...rest } = params({ legacyTable: t, tableName });
+    const report = await migrate(rest);
+    expect(report.outcomes).toMatchObject([{ kind: "migrated", via: "server-side copy" }]);
+    expect(await object(world.bucket, "pool/main/k/kiro/kiro_0.9.5_amd64.deb")).toEqual(
+      Buffer.from(deb),
+    );
+  });
+
+  it("fetches a deb_url over https only, outside the local stage", async () => {
+    const t = await legacyTable([{ version: "0.9.7", deb_url: `${vendor.url}/kiro-0.9.7.deb` }]);
+    const tableName = `packages-prod-${++tables}`;
+    await ensureTable(world.dynamo, tableName);
+    vendor.serve("/kiro-0.9.7.deb", { body: kiroDeb("0.9.7") });
+    const report = await migrate(params({ legacyTable: t, tableName, stage: "prod" }));
+    expect(report.errors).toHaveLength(1);
+    expect(report.errors[0]?.problems.join()).toMatch(/must be an https URL/);
+    expect(vendor.hits.get("/kiro-0.9.7.deb")).toBeUndefined();
+    expect(await scan(tableName)).toEqual([]);
+  });
+
   it("stops at the backup when the legacy table does not exist", async () => {
     const failed = await migrate(params({ legacyTable: "no-such-table" })).catch((e: unknown) => e);
     expect((failed as { step?: string }).step).toBe("back up legacy table");
