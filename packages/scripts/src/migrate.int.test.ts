@@ -382,6 +382,30 @@ describe("migrate from the old deployment", () => {
     denied.client.destroy();
   });
 
+  it("reports a legacy .deb that changed between the read and the copy", async () => {
+    await putLegacyDeb("pool/main/k/kiro/kiro-ide-0.8.2.deb", kiroDeb("0.8.2"));
+    const t = await legacyTable([{ version: "0.8.2", actual_filename: "kiro-ide-0.8.2.deb" }]);
+    const changed = instrumented(s3Client(), (command, input) =>
+      command === "CopyObjectCommand" && input.CopySourceIfMatch !== undefined
+        ? Object.assign(
+            new Error("At least one of the pre-conditions you specified did not hold"),
+            {
+              name: "PreconditionFailed",
+              $metadata: { httpStatusCode: 412 },
+            },
+          )
+        : undefined,
+    );
+    const tableName = `packages-changed-${++tables}`;
+    await ensureTable(world.dynamo, tableName);
+    const report = await migrate(
+      params({ legacyTable: t, tableName, s3: changed.client, legacyS3: changed.client }),
+    );
+    expect(report.errors[0]?.problems.join()).toMatch(/changed while it was being migrated/);
+    expect(await scan(tableName)).toEqual([]);
+    changed.client.destroy();
+  });
+
   it("--dry-run shows old and new forms and writes nothing", async () => {
     const deb = kiroDeb("0.9.1");
     await putLegacyDeb("pool/main/k/kiro/kiro-ide-0.9.1.deb", deb);

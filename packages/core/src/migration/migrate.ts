@@ -138,6 +138,13 @@ async function copyFrom(
       }),
     );
   } catch (error) {
+    const name = (error as { name?: unknown }).name;
+    if (name === "PreconditionFailed") {
+      throw new IngestError(
+        `s3://${source.bucket}/${source.key}`,
+        "changed while it was being migrated (its ETag is not the one read); run the migration again",
+      );
+    }
     if (!isAccessDenied(error)) throw error;
     state.denied = true;
     throw new CopyDeniedError(`s3://${source.bucket}/${source.key}`, error);
