@@ -107,3 +107,95 @@ export function describeContent(content: string | Uint8Array): string {
   const size = typeof content === "string" ? Buffer.byteLength(content) : content.length;
   return `${size} bytes`;
 }
+
+/** What a long loop reports to: one tick per item done. */
+export interface Progress {
+  tick(count?: number): void;
+  /** The final line (the bar's last state, or a last log line). */
+  done(): void;
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${Math.round(s)}s`;
+  const m = Math.floor(s / 60);
+  return m < 60
+    ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** `label [#####-----] 12/40 30% 2.1/s ETA 13s`: the bar a terminal shows (width in columns). */
+export function progressBar(
+  label: string,
+  done: number,
+  total: number,
+  elapsedMs: number,
+  width = 24,
+): string {
+  const ratio = total === 0 ? 1 : Math.min(1, done / total);
+  const filled = Math.round(ratio * width);
+  const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
+  const eta = rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
+  return `${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${Math.round(ratio * 100)}% ${rate.toFixed(1)}/s${done < total ? ` ETA ${formatSeconds(eta)}` : ` in ${formatSeconds(elapsedMs / 1000)}`}`;
+}
+
+/**
+ * Progress of `total` items: a bar redrawn in place on a terminal (on stderr: stdout carries
+ * the logs and results), plain log lines with counts and rate otherwise, every `every` items or
+ * `intervalMs`, whichever comes first, and once at the end.
+ */
+export function progress(
+  logger: Logger,
+  label: string,
+  total: number,
+  options: {
+    readonly stream?: NodeJS.WriteStream;
+    readonly every?: number;
+    readonly intervalMs?: number;
+    readonly now?: () => number;
+  } = {},
+): Progress {
+  const stream = options.stream ?? process.stderr;
+  const now = options.now ?? Date.now;
+  const tty = stream.isTTY === true;
+  const every = options.every ?? Math.max(1, Math.ceil(total / 20));
+  const intervalMs = options.intervalMs ?? 10_000;
+  const start = now();
+  let done = 0;
+  let lastLine = start;
+  let lastDrawn = -1;
+  let lastCount = 0;
+  const draw = () => {
+    // Return to the line's start after drawing: a log line then overwrites the bar.
+    stream.write(`\r\x1b[K${progressBar(label, done, total, now() - start)}\r`);
+    lastDrawn = now();
+  };
+  const line = () => {
+    const elapsed = now() - start;
+    const rate = elapsed > 0 ? done / (elapsed / 1000) : 0;
+    logger.info(
+      { progress: label, done, total, perSecond: Number(rate.toFixed(2)) },
+      `${label}: ${done}/${total} (${total === 0 ? 100 : Math.round((done / total) * 100)}%), ${rate.toFixed(1)}/s`,
+    );
+    lastLine = now();
+    lastCount = done;
+  };
+  return {
+    tick(count = 1) {
+      done += count;
+      if (tty) {
+        if (now() - lastDrawn >= 100 || done >= total) draw();
+      } else if (done - lastCount >= every || now() - lastLine >= intervalMs) {
+        line();
+      }
+    },
+    done() {
+      if (tty) {
+        draw();
+        stream.write("\n");
+      } else if (done !== lastCount || done === 0) {
+        line();
+      }
+    },
+  };
+}

@@ -25,6 +25,13 @@ export interface Download {
   readonly body: AsyncIterable<Uint8Array>;
   /** From Content-Length, when the server sent one. */
   readonly contentLength?: number;
+  /**
+   * Puts the same bytes at a key of the target bucket server-side (e.g. the migration's
+   * CopyObject from the old deployment's bucket, conditional on the ETag it read): the body is
+   * then read for the checks and digests only, never uploaded, and once they pass,
+   * `copyTo(<pool path>)` places the file, with the pool's headers.
+   */
+  readonly copyTo?: (key: string) => Promise<void>;
 }
 
 export interface FetchOptions {

@@ -5,6 +5,10 @@
 //              └─ multipart upload to a private staging/ key
 //   then: signature and expected hashes checked → the pool copy → the record (conditional put)
 //
+// A download that can put the same bytes in the bucket server-side (`Download.copyTo`, the
+// migration's CopyObject from the old deployment's bucket) is read for the checks only, and
+// copied to its pool path once they pass: no staging upload at all.
+//
 // A record is written only after its pool file exists, so it never points at a missing file;
 // any failure removes the staging object; a crash leaves at most that object, which the next
 // run's sweep removes. The package is never held whole, in memory or on disk.
@@ -280,7 +284,8 @@ export async function ingestDeb(
 
   let staged: string | undefined;
   try {
-    if (input.dryRun) {
+    const serverSide = input.download.copyTo;
+    if (input.dryRun || serverSide !== undefined) {
       for await (const _ of checked()) {
         // consumed for its checks only
       }
@@ -335,7 +340,8 @@ export async function ingestDeb(
     }
     const filename = record.filename as string;
     if (existing === undefined || (await objectSize(target.bucket, filename)) !== hashes.size) {
-      await copyToPool(target.bucket, staged as string, filename);
+      if (serverSide !== undefined) await serverSide(filename);
+      else await copyToPool(target.bucket, staged as string, filename);
     }
     const outcome = await target.store.put(record);
     target.logger.info(

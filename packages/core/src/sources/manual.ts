@@ -90,9 +90,10 @@ export async function importDebs(
 }
 
 /**
- * One .deb from a URL (or an already open stream) as a record of package `name`: the entry
- * point for other writers (the migration's "fetch the missing .deb from deb_url"). Same checks,
- * retries and order as the poller; ConflictError when other bytes hold the version.
+ * One .deb from a URL (or an already open stream, or a function that opens one per attempt) as
+ * a record of package `name`: the entry point for other writers (the migration's legacy .debs
+ * and its "fetch the missing .deb from deb_url"). Same checks, retries and order as the poller;
+ * ConflictError when other bytes hold the version.
  */
 export async function ingestOne(
   context: SourceContext,
@@ -100,11 +101,18 @@ export async function ingestOne(
     readonly name: string;
     readonly version?: string;
     readonly architecture?: string;
-    /** A URL (reopened for each retry) or a stream (one attempt only). */
-    readonly from: string | Download;
+    /**
+     * A URL (reopened for each retry), a stream (one attempt only), or an opener called once
+     * per attempt (e.g. an S3 GetObject).
+     */
+    readonly from: string | Download | (() => Promise<Download>);
+    /** Names the package in messages (default: the URL). */
+    readonly label?: string;
     readonly source: CandidateList["source"];
     readonly suite?: string;
     readonly provenance?: Candidate["provenance"];
+    /** Hashes the file must have (e.g. what a legacy row states). */
+    readonly expected?: Candidate["expected"];
     readonly dryRun?: boolean;
   },
 ) {
@@ -112,7 +120,7 @@ export async function ingestOne(
   const { from } = request;
   let used = false;
   const candidate: Candidate = {
-    label: typeof from === "string" ? from : `${request.name} (stream)`,
+    label: request.label ?? (typeof from === "string" ? from : `${request.name} (stream)`),
     name: request.name,
     ...(request.version === undefined ? {} : { version: request.version }),
     ...(request.architecture === undefined ? {} : { architecture: request.architecture }),
@@ -127,6 +135,7 @@ export async function ingestOne(
           ...(context.idleTimeoutMs ? { idleTimeoutMs: context.idleTimeoutMs } : {}),
         });
       }
+      if (typeof from === "function") return from();
       if (used) throw new IngestError(candidate.label, "a stream cannot be read twice");
       used = true;
       return from;
@@ -136,6 +145,7 @@ export async function ingestOne(
         ? { provenance: { deb_url: from } }
         : {}
       : { provenance: request.provenance }),
+    ...(request.expected === undefined ? {} : { expected: request.expected }),
   };
   return ingestCandidate(
     context,
