@@ -11,7 +11,9 @@
 //      (re-written, a build record's own path included) or an invalid item (its file unknown)
 //      keeps it; a held-back record refers to its file without being published, so the table
 //      is asked, not the index
-//   2. every suite's current indexes (a record of another id naming the same file), and every
+//   2. every record of those ids' packages (one Query of the by-name index per package: a
+//      version that differs only by its epoch has the same pool path), every suite's current
+//      indexes (a record of another id naming the same file), and every
 //      suite's candidates still in their grace period (the file was named again, and released
 //      again since: its grace counts from then)
 //   3. a HEAD: a file gone is done; a file written after it became a candidate (uploaded
@@ -20,6 +22,7 @@
 // back (its file missing, reported loudly) and needs its file uploaded again.
 import { gunzipSync } from "node:zlib";
 import type { Logger } from "pino";
+import { packageIdParts } from "../record/schema";
 import type { ObjectStore } from "./bucket";
 import { type PoolRef, type RecordSource, recordFilename } from "./entries";
 import { indexDir } from "./layout";
@@ -110,6 +113,21 @@ async function doomedFiles(
     });
   });
   if (unreferenced.length === 0) return [];
+  // Same package, another version with the same pool path (an epoch apart), held back or not.
+  const names = new Set(
+    unreferenced.flatMap((c) => (c.ids ?? []).map((id) => packageIdParts(id).name)),
+  );
+  const named = new Set<string>();
+  for (const name of names) {
+    // An id whose name the store refuses to query keeps its files (a doubt keeps the file).
+    const versions = await deps.records.versionsOf(name).catch(() => undefined);
+    if (versions === undefined) {
+      for (const c of unreferenced) {
+        if (c.ids?.some((id) => packageIdParts(id).name === name)) named.add(c.key);
+      }
+    }
+    for (const r of versions ?? []) named.add(recordFilename(r, deps.settings));
+  }
   const listed = await referencedElsewhere(deps, before);
   if (listed === undefined) {
     deps.logger.warn("an index of the current state is missing: pool candidates kept");
@@ -118,12 +136,13 @@ async function doomedFiles(
   // The newest `at` per file: a file that became a candidate again counts from then.
   const since = new Map<string, string>();
   for (const c of unreferenced) {
-    if (listed.has(c.key)) continue;
+    if (listed.has(c.key) || named.has(c.key)) continue;
     const at = since.get(c.key);
     if (at === undefined || c.at > at) since.set(c.key, c.at);
   }
   // A file also kept by a candidate that failed the checks above is not deleted either.
-  for (const c of candidates) if (!unreferenced.includes(c)) since.delete(c.key);
+  const unsure = new Set(unreferenced);
+  for (const c of candidates) if (!unsure.has(c)) since.delete(c.key);
   const doomed: string[] = [];
   const files = [...since];
   for (let i = 0; i < files.length; i += HEADS_AT_ONCE) {
@@ -134,10 +153,11 @@ async function doomedFiles(
         head: await deps.bucket.head(key),
       })),
     );
+    // Last-Modified has S3's one-second granularity: a file written in the candidate's second
+    // may be newer than it, and is kept.
     for (const { key, at, head } of heads) {
-      if (head !== undefined && head.lastModified.getTime() <= new Date(at).getTime()) {
-        doomed.push(key);
-      }
+      const second = Math.floor(new Date(at).getTime() / 1000) * 1000;
+      if (head !== undefined && head.lastModified.getTime() < second) doomed.push(key);
     }
   }
   return doomed.sort();
