@@ -141,8 +141,8 @@ async function doomedFiles(
     if (at === undefined || c.at > at) since.set(c.key, c.at);
   }
   // A file also kept by a candidate that failed the checks above is not deleted either.
-  const unsure = new Set(unreferenced);
-  for (const c of candidates) if (!unsure.has(c)) since.delete(c.key);
+  const free = new Set(unreferenced);
+  for (const c of candidates) if (!free.has(c)) since.delete(c.key);
   const doomed: string[] = [];
   const files = [...since];
   for (let i = 0; i < files.length; i += HEADS_AT_ONCE) {
