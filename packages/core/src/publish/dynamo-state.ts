@@ -199,7 +199,11 @@ export class DynamoStateStore implements StateStore {
         const sk = item.sk?.S ?? "";
         const at = sk.indexOf("#");
         const ids = item.ids?.SS;
-        out.push({ at: sk.slice(0, at), key: sk.slice(at + 1), ...(ids ? { ids } : {}) });
+        out.push({
+          at: sk.slice(0, at),
+          key: sk.slice(at + 1),
+          ...(ids ? { ids: ids.sort() } : {}),
+        });
       }
       start = page.LastEvaluatedKey;
     } while (start);

@@ -4,7 +4,7 @@
 // file is gone while the kept version's and an operator's upload waiting for its record stay.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { handleStreamBatch, Publisher, publisherDeps } from "@app/core/publish";
+import { DynamoStateStore, handleStreamBatch, Publisher, publisherDeps } from "@app/core/publish";
 import { poolPath } from "@app/core/record";
 import { type AptRoot, aptRoot, scratch } from "@app/core/testing";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -73,6 +73,29 @@ const inPool = async (key: string): Promise<boolean> => {
 };
 
 describe("pool retention (local stage)", () => {
+  it("the state table keeps a pool candidate's ids, apart from by-hash objects", async () => {
+    const state = new DynamoStateStore(world.dynamo, world.tables.state);
+    const at = "2026-01-01T00:00:00.000Z";
+    const later = "2026-01-02T00:00:00.000Z";
+    const file = poolPath("main", "x", "1", "amd64");
+    await state.retire("candidates", [
+      { key: file, at, ids: ["x#1#amd64", "x#1:1#amd64"] },
+      { key: "dists/candidates/main/binary-amd64/by-hash/SHA512/00", at },
+      { key: file, at: later, ids: ["x#1#amd64"] },
+    ]);
+    const cut = new Date("2026-01-01T12:00:00.000Z");
+    expect(await state.retiredBefore("candidates", cut)).toEqual([
+      { key: "dists/candidates/main/binary-amd64/by-hash/SHA512/00", at },
+      { key: file, at, ids: ["x#1#amd64", "x#1:1#amd64"] },
+    ]);
+    expect(await state.retiredSince("candidates", cut)).toEqual([
+      { key: file, at: later, ids: ["x#1#amd64"] },
+    ]);
+    await state.forgetRetired("candidates", await state.retiredBefore("candidates", cut));
+    expect(await state.retiredBefore("candidates", cut)).toEqual([]);
+    expect(await state.retiredSince("candidates", cut)).toHaveLength(1);
+  });
+
   it("prune, then the file stays through the grace period and goes after it", async () => {
     for (const v of ["1.0", "2.0"]) {
       await world.store.put(await world.manualPackage("kiro", v, "amd64"));
