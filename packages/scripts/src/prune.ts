@@ -15,7 +15,8 @@ const HELP = `Usage: sst shell --stage <stage> scripts/prune.ts --keep N [--pack
 
 Deletes from the package table every record beyond the N newest versions (dpkg's order, every
 architecture of a kept version is kept) of each package, or of package P only. The stream then
-unpublishes them. Invalid items are left alone (status lists them).
+unpublishes them; the publisher deletes their pool files after the by-hash grace period, once
+no record refers to them. Invalid items are left alone (status lists them).
 
 Options:
   --keep N       versions to keep per package (at least 1)

@@ -88,7 +88,7 @@ describe("the publisher's permissions", () => {
       expect(allowed(statements, `dynamodb:${action}`, STATE), action).toBe(false);
   });
 
-  it("writes dists/, the root files and the build packages' pool files, and nothing else", () => {
+  it("writes dists/, the root files and the build packages' pool files; deletes only by-hash and pool files", () => {
     const keyArb = fc.oneof(
       fc.constantFrom(
         "dists/stable/InRelease",
@@ -117,15 +117,20 @@ describe("the publisher's permissions", () => {
           ROOT_FILES.includes(key) ||
           /^pool\/(main|extra)\/k\/kiro-repo\//.test(key);
         expect(allowed(statements, "s3:PutObject", object(key))).toBe(expected);
-        // Deleting: only by-hash objects (the grace-period sweep).
+        // Deleting: only by-hash objects and pool files (the grace-period sweep).
         expect(allowed(statements, "s3:DeleteObject", object(key))).toBe(
-          /^dists\/.*\/by-hash\//.test(key),
+          /^dists\/.*\/by-hash\//.test(key) || key.startsWith("pool/"),
         );
         expect(allowed(statements, "s3:GetObject", object(key))).toBe(true);
       }),
       { numRuns: 500 },
     );
     expect(allowed(statements, "s3:DeleteObject", object(byHash))).toBe(true);
+    expect(allowed(statements, "s3:DeleteObject", object("pool/main/k/kiro/kiro_1_all.deb"))).toBe(
+      true,
+    );
+    for (const key of ["dists/stable/InRelease", "dists/stable/Release", ...ROOT_FILES, "x.deb"])
+      expect(allowed(statements, "s3:DeleteObject", object(key)), key).toBe(false);
     expect(allowed(statements, "s3:ListBucket", BUCKET)).toBe(true);
     for (const action of [
       "s3:DeleteBucket",

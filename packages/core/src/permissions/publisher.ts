@@ -49,8 +49,9 @@ export const buildPoolDir = (component: string, name: string): string =>
 
 /**
  * Allow statements only (anything not allowed is denied): no PutItem or DeleteItem on the
- * package table, no DeleteObject but in by-hash directories, no PutObject but dists/, the
- * root files and the build packages' pool directories.
+ * package table, no DeleteObject but in by-hash directories and the pool (the grace-period
+ * sweep: by-hash objects no Release lists, pool files whose records went), no PutObject but
+ * dists/, the root files and the build packages' pool directories.
  */
 export function publisherStatements<A>(
   r: PublisherResources<A>,
@@ -124,10 +125,11 @@ export function publisherStatements<A>(
       ],
     },
     {
-      // The grace-period sweep deletes retired by-hash objects, and nothing else.
+      // The grace-period sweep deletes retired by-hash objects, and pool files once no record
+      // refers to them (publish/pool-sweep.ts), and nothing else: no Release, no root file.
       effect: "allow",
       actions: ["s3:DeleteObject"],
-      resources: [object("dists/*/by-hash/*")],
+      resources: [object("dists/*/by-hash/*"), object("pool/*")],
     },
   ];
 }

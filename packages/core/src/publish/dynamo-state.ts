@@ -1,5 +1,5 @@
 // The publisher's state in DynamoDB: one item per suite (guarded by its generation), one per
-// index manifest, and one per retired by-hash object. A commit is one transaction whose
+// index manifest, and one per retired by-hash object or pool file. A commit is one transaction whose
 // condition is the suite's generation: the compare-and-swap that serialises publishers.
 
 import { setTimeout as sleep } from "node:timers/promises";
@@ -33,6 +33,17 @@ import {
 const suitePk = (suite: string) => `suite#${suite}`;
 const retiredPk = (suite: string) => `retired#${suite}`;
 const S = (value: string): AttributeValue => ({ S: value });
+
+/** A retired object's item: `<at>#<key>` sorts by time; a pool file's carries its ids. */
+const retiredPut = (suite: string, r: Retired) => ({
+  PutRequest: {
+    Item: {
+      pk: S(retiredPk(suite)),
+      sk: S(`${r.at}#${r.key}`),
+      ...(r.ids?.length ? { ids: { SS: [...new Set(r.ids)] } } : {}),
+    },
+  },
+});
 
 export class DynamoStateStore implements StateStore {
   constructor(
@@ -155,33 +166,44 @@ export class DynamoStateStore implements StateStore {
       throw error;
     }
     // After the commit: a lost entry only means an object is never swept, never one swept early.
-    await this.batchWrite(
-      retired.map(([suite, r]) => ({
-        PutRequest: { Item: { pk: S(retiredPk(suite)), sk: S(`${r.at}#${r.key}`) } },
-      })),
-    );
+    await this.batchWrite(retired.map(([suite, r]) => retiredPut(suite, r)));
     return true;
   }
 
-  async retiredBefore(suite: string, before: Date): Promise<Retired[]> {
+  async retire(suite: string, retired: readonly Retired[]): Promise<void> {
+    await this.batchWrite(retired.map((r) => retiredPut(suite, r)));
+  }
+
+  retiredBefore(suite: string, before: Date): Promise<Retired[]> {
+    return this.queryRetired(suite, "sk < :at", before);
+  }
+
+  retiredSince(suite: string, since: Date): Promise<Retired[]> {
+    return this.queryRetired(suite, "sk >= :at", since);
+  }
+
+  private async queryRetired(suite: string, condition: string, at: Date): Promise<Retired[]> {
     const out: Retired[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk AND sk < :before",
-          ExpressionAttributeValues: {
-            ":pk": S(retiredPk(suite)),
-            ":before": S(before.toISOString()),
-          },
+          KeyConditionExpression: `pk = :pk AND ${condition}`,
+          ExpressionAttributeValues: { ":pk": S(retiredPk(suite)), ":at": S(at.toISOString()) },
+          ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
       for (const item of page.Items ?? []) {
         const sk = item.sk?.S ?? "";
         const at = sk.indexOf("#");
-        out.push({ at: sk.slice(0, at), key: sk.slice(at + 1) });
+        const ids = item.ids?.SS;
+        out.push({
+          at: sk.slice(0, at),
+          key: sk.slice(at + 1),
+          ...(ids ? { ids: ids.sort() } : {}),
+        });
       }
       start = page.LastEvaluatedKey;
     } while (start);

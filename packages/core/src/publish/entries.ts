@@ -49,6 +49,33 @@ export function locationOf(
 export interface Touch {
   readonly id: string;
   readonly locations: readonly Location[];
+  /**
+   * The pool files its old images named (stream.ts): those the record no longer names become
+   * candidates for the pool sweep (pool-sweep.ts), never deleted before it checks again.
+   */
+  readonly files?: readonly PoolRef[];
+}
+
+/** A pool file, and the suite of the record that named it (its retired list holds it). */
+export interface PoolRef {
+  readonly suite: string;
+  readonly filename: string;
+}
+
+/** The pool file a valid record names: its `filename`, or where a build record's goes. */
+export function recordFilename(
+  record: PackageRecord,
+  settings: Pick<PublisherSettings, "defaultSuite" | "defaultComponent">,
+): string {
+  return (
+    record.filename ??
+    poolPath(
+      locationOf(record, settings).component,
+      record.package_name,
+      record.version,
+      record.architecture,
+    )
+  );
 }
 
 /** A record's entry, placed where it is published. */
@@ -111,7 +138,11 @@ export async function touchedChanges(
   ctx: EntryContext,
 ): Promise<Map<string, Change>> {
   const was = new Map<string, Location[]>();
-  for (const t of touches) was.set(t.id, [...(was.get(t.id) ?? []), ...t.locations]);
+  const files = new Map<string, PoolRef[]>();
+  for (const t of touches) {
+    was.set(t.id, [...(was.get(t.id) ?? []), ...t.locations]);
+    files.set(t.id, [...(files.get(t.id) ?? []), ...(t.files ?? [])]);
+  }
   const truth = await ctx.records.getMany([...was.keys()]);
   const out = new Map<string, Change>();
   for (const [id, locations] of was) {
@@ -123,10 +154,18 @@ export async function touchedChanges(
       const entry = await entryOf(result.record, ctx);
       if (entry !== undefined) now = { location: locationOf(result.record, ctx.settings), entry };
     }
-    out.set(id, { id, now, was: locations });
+    // A file the record still names is no candidate (an invalid record's is unknown: its
+    // files stay candidates, and the sweep keeps them while the item exists).
+    const kept = result?.ok ? recordFilename(result.record, ctx.settings) : undefined;
+    const released = uniqueRefs((files.get(id) ?? []).filter((f) => f.filename !== kept));
+    out.set(id, { id, now, was: locations, ...(released.length > 0 ? { released } : {}) });
   }
   return out;
 }
+
+const uniqueRefs = (refs: readonly PoolRef[]): PoolRef[] => [
+  ...new Map(refs.map((r) => [`${r.suite}\0${r.filename}`, r])).values(),
+];
 
 /** Parallel segments of a table scan. */
 const SCAN_SEGMENTS = 4;
@@ -231,14 +270,7 @@ async function buildEntry(record: PackageRecord, ctx: EntryContext): Promise<Ent
     return fail(`build failed: ${(error as Error).message}`);
   }
   const h = debHashes(bytes);
-  const filename =
-    record.filename ??
-    poolPath(
-      locationOf(record, ctx.settings).component,
-      record.package_name,
-      record.version,
-      record.architecture,
-    );
+  const filename = recordFilename(record, ctx.settings);
   if (record.sha256_hash !== undefined && record.sha256_hash !== h.sha256) {
     return fail(
       `rebuilt .deb differs from the pinned one (sha256 ${h.sha256} != ${record.sha256_hash}): a published version never changes its bytes; publish a new version instead`,

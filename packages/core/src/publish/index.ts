@@ -13,8 +13,10 @@ export {
   listedPool,
   locationOf,
   type PoolFile,
+  type PoolRef,
   poolProblem,
   type RecordSource,
+  recordFilename,
 } from "./entries";
 export {
   distDir,

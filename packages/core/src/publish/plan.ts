@@ -8,7 +8,7 @@
 // Both therefore give the same bytes for the same table.
 import { packageIdParts } from "../record/schema";
 import { buildIndex, type Entry, type IndexFiles, type PreviousIndex, updateIndex } from "./chunks";
-import type { Location, Placed } from "./entries";
+import type { Location, Placed, PoolRef } from "./entries";
 import { indexKey } from "./layout";
 import type { Manifest } from "./manifest";
 import { suiteArchitectures } from "./release";
@@ -20,6 +20,8 @@ export interface Change {
   readonly id: string;
   readonly now: Placed | null;
   readonly was: readonly Location[];
+  /** Pool files its records named and the record no longer does (candidates, pool-sweep.ts). */
+  readonly released?: readonly PoolRef[];
 }
 
 /** The state a plan starts from: the committed indexes, or none for a full build. */

@@ -11,7 +11,8 @@
 //                  second, then the plain index paths, Release, Release.gpg, InRelease; then
 //                  any newer generation again, so it stays on top
 //   5. root.ts     kiro-repo.deb and, on a rebuild, the keyrings and index.html
-//   6. sweep.ts    by-hash objects past their grace period
+//   6. sweep.ts    by-hash objects past their grace period, and pool files whose records went
+//                  (pool-sweep.ts: only those, and only if nothing refers to them then)
 import type { Logger } from "pino";
 import { type PackageRecord, packageIdParts, type RecordIssue } from "../record/schema";
 import type { SigningKey } from "../signing";
@@ -31,6 +32,7 @@ import {
   touchedChanges,
 } from "./entries";
 import { type Change, committedBase, emptyBase, planSuite, type SuitePlan } from "./plan";
+import { releasedPool } from "./pool-sweep";
 import { copyNewestRepoPackage, writeRootFiles } from "./root";
 import type { PublisherSettings } from "./settings";
 import type { StateStore, SuiteState } from "./state";
@@ -107,11 +109,23 @@ export class Publisher {
     const { logger, settings, state, bucket, keys, records } = this.deps;
     return untilCommitted("touches" in request ? "publication" : "rebuild", logger, async (n) => {
       const report = emptyReport(n);
-      const { commits, valid } = await this.plan(request, report);
+      const planned = await this.plan(request, report);
+      const { valid } = planned;
+      // Pool files the touched records no longer name: retired with the commit of their suite,
+      // or on their own when their suite has none (a held-back record deleted).
+      const pool = releasedPool(planned.touched.values(), this.now().toISOString());
+      const commits = planned.commits.map((c) => {
+        const files = pool.get(c.commit.state.suite);
+        pool.delete(c.commit.state.suite);
+        return files === undefined
+          ? c
+          : { ...c, commit: { ...c.commit, retired: [...c.commit.retired, ...files] } };
+      });
       if (commits.length > 0) {
         await Promise.all(commits.map((c) => this.writer.putByHash(c.commit.state.suite, c.files)));
         if (!(await state.commit(commits.map((c) => c.commit)))) return "conflict";
       }
+      for (const [suite, files] of pool) await state.retire(suite, files);
       const published = await this.writer.publishCommitted(commits, (s) => state.loadSuite(s));
       report.published.push(...published.keys());
       const repo = settings.root.repoPackage;
@@ -132,7 +146,11 @@ export class Publisher {
   private async plan(
     request: Request,
     report: MutableReport,
-  ): Promise<{ commits: PlannedCommit[]; valid: PackageRecord[] }> {
+  ): Promise<{
+    commits: PlannedCommit[];
+    valid: PackageRecord[];
+    touched: ReadonlyMap<string, Change>;
+  }> {
     const { settings, state, logger, bucket } = this.deps;
     const current = new Map<string, SuiteState | undefined>();
     const plans: SuitePlan[] = [];
@@ -200,7 +218,7 @@ export class Publisher {
       if (commit !== undefined) commits.push(commit);
       else logger.info({ suite: plan.suite }, "nothing to publish: every index is as published");
     }
-    return { commits, valid };
+    return { commits, valid, touched };
   }
 
   private context(pool: EntryContext["pool"], report: EntryReport): EntryContext {

@@ -27,10 +27,16 @@ export const suiteStateSchema = v.strictObject({
 });
 export type SuiteState = v.InferOutput<typeof suiteStateSchema>;
 
-/** A by-hash object no longer listed by the current Release, kept until `at` + grace. */
+/**
+ * An object kept until `at` + grace: a by-hash object no longer listed by the current Release
+ * (`dists/…`), or a pool file whose record went (`pool/…`, with the ids that named it: the
+ * sweep deletes it only if none of them, nor any index, refers to it then; pool-sweep.ts).
+ */
 export interface Retired {
   readonly key: string;
   readonly at: string;
+  /** A pool file's: the ids of the records that named it. */
+  readonly ids?: readonly string[];
 }
 
 export interface SuiteCommit {
@@ -50,8 +56,15 @@ export interface StateStore {
   loadManifests(suite: string, indexKeys: readonly string[]): Promise<Map<string, Manifest>>;
   /** Commits all or nothing; false when another publisher committed first. */
   commit(commits: readonly SuiteCommit[]): Promise<boolean>;
+  /**
+   * Records retired objects outside a commit (pool files of records that left no index, e.g.
+   * a held-back record deleted): like a commit's, after the commit that saw them go.
+   */
+  retire(suite: string, retired: readonly Retired[]): Promise<void>;
   /** Retired objects of a suite retired before `before`. */
   retiredBefore(suite: string, before: Date): Promise<Retired[]>;
+  /** Retired objects of a suite retired at or after `since` (still in their grace period). */
+  retiredSince(suite: string, since: Date): Promise<Retired[]>;
   forgetRetired(suite: string, retired: readonly Retired[]): Promise<void>;
 }
 

@@ -1,11 +1,12 @@
 // The stream side of publishing: from a DynamoDB Streams batch (INSERT, MODIFY, REMOVE with
-// both images) to the ids to publish and where they were, and from a publication's outcome to
-// Lambda's partial batch response.
+// both images) to the ids to publish, where they were and which pool files they named, and
+// from a publication's outcome to Lambda's partial batch response.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import type { Logger } from "pino";
 import { itemToRecord } from "../record/dynamo";
 import { isValidDistName } from "../record/policy";
+import { isSafePoolPath, poolPath } from "../record/pool";
 import type { Location } from "./entries";
 import type { Publisher, PublishReport, Touch } from "./publisher";
 
@@ -26,6 +27,24 @@ function locationOf(image: Image | undefined, defaults: Defaults): Location | un
     suite: name("suite", defaults.defaultSuite),
     component: name("component", defaults.defaultComponent),
   };
+}
+
+/**
+ * The pool file an old image named: its `filename` (any item's, valid or not, when it is a
+ * safe pool path), or where a build record's goes. Only a candidate for the pool sweep, which
+ * checks the table and the indexes again before it deletes anything.
+ */
+function imageFile(image: Image, location: Location): string | undefined {
+  const filename = image.filename?.S;
+  if (filename !== undefined) return isSafePoolPath(filename) ? filename : undefined;
+  const [name, version, architecture] = [
+    image.package_name?.S,
+    image.version?.S,
+    image.architecture?.S,
+  ];
+  if (image.source?.S !== "build" || !name || !version || !architecture) return undefined;
+  const path = poolPath(location.component, name, version, architecture);
+  return isSafePoolPath(path) ? path : undefined;
 }
 
 export interface StreamTouches {
@@ -65,7 +84,13 @@ export function touchesOf(
       (l): l is Location => l !== undefined,
     );
     if (locations.length === 0) locations.push(locationOf({}, defaults) as Location);
-    touches.push({ id, locations });
+    const was = locationOf(oldImage, defaults);
+    const file = was && imageFile(oldImage as Image, was);
+    touches.push({
+      id,
+      locations,
+      ...(file ? { files: [{ suite: was.suite, filename: file }] } : {}),
+    });
   }
   return { touches, unusable };
 }

@@ -10,6 +10,9 @@ export class MemoryObjectStore implements ObjectStore {
     { body: Uint8Array; headers: ObjectHeaders; at: Date; etag?: string }
   >();
 
+  /** `now` stamps Last-Modified (a test's clock). */
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
   private info(o: { body: Uint8Array; at: Date; etag?: string }): ObjectHead {
     const etag = o.etag ?? JSON.stringify(createHash("md5").update(o.body).digest("hex"));
     return { size: o.body.length, lastModified: o.at, etag };
@@ -24,12 +27,12 @@ export class MemoryObjectStore implements ObjectStore {
   }
   async put(key: string, body: Uint8Array | string, headers: ObjectHeaders): Promise<void> {
     const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-    this.objects.set(key, { body: bytes, headers, at: new Date() });
+    this.objects.set(key, { body: bytes, headers, at: this.now() });
   }
   async copy(from: string, to: string, headers: ObjectHeaders): Promise<void> {
     const o = this.objects.get(from);
     if (o === undefined) throw new Error(`copy: no object ${from}`);
-    this.objects.set(to, { body: o.body, headers, at: new Date() });
+    this.objects.set(to, { body: o.body, headers, at: this.now() });
   }
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     for (const [key, o] of [...this.objects].sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -40,8 +40,16 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
+  async retire(suite: string, retired: readonly Retired[]): Promise<void> {
+    this.retired.set(suite, [...(this.retired.get(suite) ?? []), ...structuredClone(retired)]);
+  }
+
   async retiredBefore(suite: string, before: Date): Promise<Retired[]> {
     return (this.retired.get(suite) ?? []).filter((r) => new Date(r.at) < before);
+  }
+
+  async retiredSince(suite: string, since: Date): Promise<Retired[]> {
+    return (this.retired.get(suite) ?? []).filter((r) => new Date(r.at) >= since);
   }
 
   async forgetRetired(suite: string, retired: readonly Retired[]): Promise<void> {

@@ -59,7 +59,9 @@ export function pausingPorts(
       loadSuite: (suite) => state.loadSuite(suite),
       listSuites: () => state.listSuites(),
       loadManifests: (suite, keys) => state.loadManifests(suite, keys),
+      retire: (suite, retired) => state.retire(suite, retired),
       retiredBefore: (suite, before) => state.retiredBefore(suite, before),
+      retiredSince: (suite, since) => state.retiredSince(suite, since),
       forgetRetired: (suite, retired) => state.forgetRetired(suite, retired),
       async commit(commits) {
         await pause("loaded");
