@@ -10,6 +10,7 @@
 // reported. Targets: peak RSS under 150 MB, time within 2x of the baseline.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { ensureTable } from "@app/core/store";
@@ -189,6 +190,7 @@ export async function benchIngest(sizeMb: number, runs = 5): Promise<number> {
         ...LOCAL_S3_ENV,
       };
       const ours = (mode: string) => child(NODE, [ingester, ROOT, deb, TABLE, BUCKET, mode], env);
+      const load = [loadavg()[0] as number];
       const idle = await ours("idle");
       const tsxIdle = await child(
         NODE,
@@ -210,7 +212,9 @@ export async function benchIngest(sizeMb: number, runs = 5): Promise<number> {
       const up: ChildResult[] = [];
       const server: number[] = [];
       for (let i = 0; i < runs; i++) {
-        // Warm the page cache for both sides alike.
+        // Both sides start alike: the previous run's writes flushed (else the copy waits on
+        // them), the file in the page cache.
+        execFileSync("sync");
         timed("cat", [deb]);
         const hashed = timed("sha256sum", [deb]);
         sha.push(hashed);
@@ -219,6 +223,7 @@ export async function benchIngest(sizeMb: number, runs = 5): Promise<number> {
         cp.push(copied);
         rmSync(copy);
         dry.push(await ours("dry-run"));
+        execFileSync("sync");
         const before = cpuOf(s3server.pid);
         const result = await ours("upload");
         server.push(cpuOf(s3server.pid) - before);
@@ -241,6 +246,7 @@ export async function benchIngest(sizeMb: number, runs = 5): Promise<number> {
           `run ${i + 1}/${runs}: sha256sum ${s(hashed.seconds)} + cp ${s(copied.seconds)}; ours ${s(result.seconds)} (${s(result.cpuSeconds)} CPU), ${mb(result.maxRssKb)}`,
         );
       }
+      load.push(loadavg()[0] as number);
       const wall = (xs: readonly { seconds: number }[]) => xs.map((x) => x.seconds);
       const baseline = sha.map((x, i) => x.seconds + (cp[i] as { seconds: number }).seconds);
       const baselineCpu = sha.map((x, i) => x.cpu + (cp[i] as { cpu: number }).cpu);
@@ -254,6 +260,10 @@ export async function benchIngest(sizeMb: number, runs = 5): Promise<number> {
       const dryWall = median(wall(dry));
       const rows: [string, string][] = [
         ["file", `${(bytes / 1e6).toFixed(0)} MB; ${runs} runs, medians (min–max)`],
+        [
+          "machine",
+          `${cpus().length} cores, load average ${load.map((l) => l.toFixed(1)).join(" → ")} (shared: wall times vary with it; CPU seconds much less)`,
+        ],
         ["sha256sum", `${s(median(wall(sha)))} (${range(wall(sha), s)})`],
         ["cp (local copy, same disk)", `${s(median(wall(cp)))} (${range(wall(cp), s)})`],
         [
