@@ -133,6 +133,24 @@ export function storage(stage: StageSetup) {
         paths: PRIVATE_PREFIXES.map((p) => `${p}*`),
       },
     ],
+    // The backstop behind the sources' own cleanup (packages/core/src/sources/staging.ts): an
+    // ingestion lasts minutes, so a staging object a day old belongs to a crashed one.
+    lifecycle: [{ id: "expire-staging", prefix: "staging/", expiresIn: "1 day" }],
+    transform: {
+      lifecycle: (args) => {
+        // SST's rules cannot abort unfinished multipart uploads (a crashed upload's parts are
+        // stored, and billed, but listed nowhere): one more rule, on the whole bucket.
+        args.rules = $output(args.rules).apply((rules) => [
+          ...(rules ?? []),
+          {
+            id: "abort-incomplete-multipart-uploads",
+            status: "Enabled",
+            filter: {},
+            abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+          },
+        ]);
+      },
+    },
   });
   cdn.routeBucket("/", bucket);
 

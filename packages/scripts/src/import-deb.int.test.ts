@@ -1,5 +1,5 @@
 // The import against real servers: both architectures of a kiro-cli release in one command,
-// published and downloadable by apt (amd64 and arm64 roots); re-imports are no-ops; other
+// published, downloaded and installed by apt (amd64 and arm64 roots); re-imports are no-ops; other
 // bytes under a recorded version, files that are not .debs and packages the config does not
 // know are refused with nothing written. The script itself runs as an operator runs it.
 import { spawn } from "node:child_process";
@@ -83,7 +83,7 @@ describe("import-deb", () => {
   const amd64 = testDeb("kiro-cli", "1.2.3", "amd64");
   const arm64 = testDeb("kiro-cli", "1.2.3", "arm64");
 
-  it("imports amd64 and arm64 of a release in one command; --wait returns once apt can get both", async () => {
+  it("imports amd64 and arm64 of a release in one command; --wait returns once apt can get both; apt installs each", async () => {
     const inputs = [
       file("kiro-cli_1.2.3_amd64.deb", amd64),
       file("kiro-cli_1.2.3_arm64.deb", arm64),
@@ -122,6 +122,31 @@ describe("import-deb", () => {
       const deb = readdirSync(dir).find((f) => f === `kiro-cli_1.2.3_${arch}.deb`);
       expect(deb).toBeDefined();
       expect(sha256(readFileSync(join(dir, deb as string)))).toBe(sha256(bytes));
+      // Installable: apt resolves it, then installs it with dpkg into the root (an arm64 root
+      // declares arm64 in its own dpkg database, as a multi-arch system does).
+      const simulated = await apt.apt("apt-get", ["install", "--simulate", "kiro-cli"]);
+      expect(simulated.output).toMatch(
+        new RegExp(`^Inst kiro-cli \\(1\\.2\\.3 .*\\[${arch}\\]\\)`, "m"),
+      );
+      const installed = await apt.install("kiro-cli", "1.2.3");
+      expect(installed).toMatch(/^Setting up kiro-cli(:\w+)? \(1\.2\.3\)/m);
+      const status = await runAsync(
+        "dpkg-query",
+        [
+          "--admindir",
+          join(apt.dir, "var/lib/dpkg"),
+          "-W",
+          "-f",
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format
+          "${Package} ${Version} ${Architecture} ${db:Status-Status}",
+          "kiro-cli",
+        ],
+        { cwd: apt.dir },
+      );
+      expect(status.stdout).toBe(`kiro-cli 1.2.3 ${arch} installed`);
+      expect(readFileSync(join(apt.dir, "usr/share/doc/kiro-cli/README"), "utf8")).toBe(
+        `kiro-cli 1.2.3 ${arch}\n`,
+      );
     }
   });
 

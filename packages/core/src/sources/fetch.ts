@@ -22,6 +22,7 @@ export function isTransientDownloadError(error: unknown): boolean {
 }
 
 export interface Download {
+  /** A chunk may be reused by its source once the next one is asked for: copy what you keep. */
   readonly body: AsyncIterable<Uint8Array>;
   /** From Content-Length, when the server sent one. */
   readonly contentLength?: number;

@@ -262,7 +262,7 @@ export async function ingestDeb(
   const reader = new DebStreamReader(label);
   const digests = new Digests();
   const verifier =
-    input.signature === undefined ? undefined : new SignatureVerifier(input.signature, label);
+    input.signature === undefined ? undefined : new SignatureVerifier(input.signature, label, now);
   let pkg: PackageConfig | undefined;
 
   async function* checked(): AsyncGenerator<Uint8Array> {

@@ -1,8 +1,7 @@
 // `source.type: manual` (and any .deb an operator holds): files or URLs given on the command
 // line. The .deb's control file names the package, which the config must know; the rest of the
 // way is the poller's.
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { fetchUrlProblem } from "../config/schema";
 import { type Download, openUrl } from "./fetch";
@@ -11,6 +10,7 @@ import type { Candidate, CandidateList, RunReport, SourceContext, SourceHandler 
 import { ingestCandidate, runCandidates } from "./run";
 
 const MB = 1024 * 1024;
+const READ_CHUNK = 1024 * 1024;
 
 export interface ManualRequest {
   /** Paths or URLs of .debs. */
@@ -39,7 +39,26 @@ async function openFile(path: string, maxBytes: number): Promise<Download> {
   if (info.size > maxBytes) {
     throw new IngestError(path, `is ${info.size} bytes, more than the limit of ${maxBytes}`);
   }
-  return { body: createReadStream(path, { highWaterMark: 256 * 1024 }), contentLength: info.size };
+  return { body: readChunks(path), contentLength: info.size };
+}
+
+/**
+ * The file in 1 MiB chunks read into one buffer, reused: each chunk is a view of it, valid until
+ * the next is asked for (the ingestion copies what it keeps). Fresh buffers per read, as a read
+ * stream allocates, left ~40 MB of garbage to the GC on a 300 MB file.
+ */
+async function* readChunks(path: string): AsyncGenerator<Uint8Array> {
+  const file = await open(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, READ_CHUNK, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 export const manualHandler: SourceHandler<ManualRequest> = {

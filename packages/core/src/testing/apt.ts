@@ -27,6 +27,13 @@ export interface AptRoot {
   versions(name: string): Promise<string[]>;
   /** Downloads name=version into the root's download dir (apt verifies size and hashes). */
   download(name: string, version: string): Promise<string>;
+  /**
+   * `apt-get install name=version` into the root itself: dpkg runs with `--root` on the root's
+   * own database (maintainer scripts outside a chroot; the root has no shell), never the
+   * machine's. A foreign architecture is declared in the root's database first. Returns apt's
+   * output; fails on any error.
+   */
+  install(name: string, version: string): Promise<string>;
   cleanup(): void;
 }
 
@@ -39,7 +46,9 @@ export function aptRoot(source: AptSource, architecture = "amd64"): AptRoot {
     "etc/apt/trusted.gpg.d",
     "var/lib/apt/lists/partial",
     "var/cache/apt/archives/partial",
-    "var/lib/dpkg",
+    "var/lib/dpkg/info",
+    "var/lib/dpkg/updates",
+    "var/lib/dpkg/triggers",
     "var/log/apt",
     "downloads",
   ]) {
@@ -110,6 +119,31 @@ export function aptRoot(source: AptSource, architecture = "amd64"): AptRoot {
         throw new Error(`apt-get download ${name}=${version} failed:\n${output}`);
       }
       return join(dir, "downloads");
+    },
+    async install(name, version) {
+      const dpkg = ["--root", dir, "--log", join(dir, "var/log/dpkg.log")];
+      const native = (await runAsync("dpkg", ["--print-architecture"], { env })).stdout.trim();
+      if (architecture !== native) {
+        const added = await runAsync("dpkg", [...dpkg, "--add-architecture", architecture], {
+          env,
+        });
+        if (added.status !== 0) throw new Error(`dpkg --add-architecture failed:\n${added.stderr}`);
+      }
+      const { status, output } = await apt("apt-get", [
+        "install",
+        "--yes",
+        "--no-install-recommends",
+        ...dpkg.flatMap((option, i) =>
+          i % 2 === 0 ? ["-o", `DPkg::Options::=${option}=${dpkg[i + 1]}`] : [],
+        ),
+        "-o",
+        "DPkg::Options::=--force-script-chrootless",
+        `${name}=${version}`,
+      ]);
+      if (status !== 0 || /^(W|E|Err):/m.test(output)) {
+        throw new Error(`apt-get install ${name}=${version} failed (exit ${status}):\n${output}`);
+      }
+      return output;
     },
     cleanup,
   };

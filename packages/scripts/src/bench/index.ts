@@ -14,7 +14,7 @@ import { type BenchResults, evaluateTargets, renderReport, writeResults } from "
 import { benchReprepro, type RepreproResult } from "./reprepro";
 
 const HELP = `Usage: npm run bench -- [--quick] [--sizes 1000,10000,50000] [--tools-max N] [--out DIR]
-       npm run bench -- --ingest [--size-mb 300]   (streaming ingestion of one large .deb)
+       npm run bench -- --ingest [--size-mb 300] [--runs 5]   (streaming ingestion of one large .deb)
 
 Measures, for each size N, our publisher on the local stack (DynamoDB Local + s3rver, started
 and stopped here): loading N records, a full rebuild, a one-record publication (direct and end
@@ -106,9 +106,25 @@ async function toolVersion(command: string, args: string[]): Promise<string | un
 async function main(argv: readonly string[]): Promise<number> {
   // The ingestion benchmark is its own run (see ingest.ts).
   if (argv[0] === "--ingest") {
-    const size = argv[1] === "--size-mb" ? Number(argv[2]) : 300;
-    if (!Number.isInteger(size) || size < 1) throw new UsageError("--size-mb needs a whole number");
-    return (await import("./ingest")).benchIngest(size);
+    const option = (name: string, fallback: number): number => {
+      const at = argv.indexOf(name);
+      if (at < 0) return fallback;
+      const value = Number(argv[at + 1]);
+      if (!Number.isInteger(value) || value < 1)
+        throw new UsageError(`${name} needs a whole number`);
+      return value;
+    };
+    const unknown = argv
+      .slice(1)
+      .filter(
+        (a, i, all) =>
+          a.startsWith("--") &&
+          a !== "--size-mb" &&
+          a !== "--runs" &&
+          !["--size-mb", "--runs"].includes(all[i - 1] ?? ""),
+      );
+    if (unknown.length > 0) throw new UsageError(`unknown argument ${unknown[0]}`);
+    return (await import("./ingest")).benchIngest(option("--size-mb", 300), option("--runs", 5));
   }
   let args: Args | "help";
   try {

@@ -1,5 +1,7 @@
 // The measured side of the ingest benchmark: one import of one .deb in a fresh process, so its
-// peak RSS is the ingestion's (and Node's own), nothing else's. Prints one JSON line.
+// peak RSS is the ingestion's (and Node's own), nothing else's. Prints one JSON line: seconds,
+// its CPU seconds (user + system), maxRssKb, the outcome, and when the staging upload and the
+// pool copy returned.
 import { loadConfig } from "@app/core/config";
 import { createLogger } from "@app/core/log";
 import { importDebs, sourceContext, sourceSettings } from "@app/core/sources";
@@ -20,9 +22,24 @@ async function main(): Promise<void> {
     bucket,
     logger,
   });
+  const cpu = () => {
+    const u = process.resourceUsage();
+    return (u.userCPUTime + u.systemCPUTime) / 1e6;
+  };
+  const cpuBefore = cpu();
   const started = performance.now();
+  const marks: Record<string, number> = {};
+  // When each S3 call returned, by command: where the time goes.
+  context.target.bucket.s3.middlewareStack.add(
+    (next, info) => async (args) => {
+      const out = await next(args);
+      marks[info.commandName ?? "?"] = (performance.now() - started) / 1000;
+      return out;
+    },
+    { step: "initialize", name: "benchMarks" },
+  );
   if (mode === "idle") {
-    // Node, tsx and the loaded modules: the floor under every measurement.
+    // Node and the loaded modules: the floor under every measurement.
     process.stdout.write(
       `${JSON.stringify({ seconds: 0, maxRssKb: process.resourceUsage().maxRSS, outcome: "idle" })}\n`,
     );
@@ -36,7 +53,14 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   if (report.failed.length > 0) throw new Error(report.failed.map((f) => f.error).join("; "));
   process.stdout.write(
-    `${JSON.stringify({ seconds, maxRssKb: process.resourceUsage().maxRSS, outcome: report.ingested[0]?.outcome })}\n`,
+    `${JSON.stringify({
+      seconds,
+      cpuSeconds: cpu() - cpuBefore,
+      maxRssKb: process.resourceUsage().maxRSS,
+      outcome: report.ingested[0]?.outcome,
+      uploadedAt: marks.CompleteMultipartUploadCommand,
+      copiedAt: marks.CopyObjectCommand,
+    })}\n`,
   );
 }
 

@@ -106,18 +106,28 @@ export interface Signer {
   cleanup(): void;
 }
 
-/** A vendor key and self-signed certificate made by the openssl CLI, and openssl's signatures. */
-export function opensslSigner(subject = "/CN=Kiro Test Vendor/O=Kiro Test"): Signer {
+/**
+ * A vendor key and self-signed certificate made by the openssl CLI, and openssl's signatures:
+ * RSA or ECDSA (P-256) over SHA-256 by `openssl dgst`, Ed25519 by `openssl pkeyutl -rawin`.
+ */
+export function opensslSigner(
+  subject = "/CN=Kiro Test Vendor/O=Kiro Test",
+  kind: "rsa" | "ecdsa" | "ed25519" = "rsa",
+): Signer {
   const { dir, cleanup } = scratch("vendor-key-");
   const key = join(dir, "key.pem");
   const cert = join(dir, "certificate.pem");
+  const newkey = {
+    rsa: ["-newkey", "rsa:2048"],
+    ecdsa: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    ed25519: ["-newkey", "ed25519"],
+  }[kind];
   execFileSync(
     "openssl",
     [
       "req",
       "-x509",
-      "-newkey",
-      "rsa:2048",
+      ...newkey,
       "-nodes",
       "-keyout",
       key,
@@ -147,7 +157,9 @@ export function opensslSigner(subject = "/CN=Kiro Test Vendor/O=Kiro Test"): Sig
     sign(bytes) {
       const file = join(dir, "data.bin");
       writeFileSync(file, bytes);
-      return execFileSync("openssl", ["dgst", "-sha256", "-sign", key, file]);
+      return kind === "ed25519"
+        ? execFileSync("openssl", ["pkeyutl", "-sign", "-rawin", "-inkey", key, "-in", file])
+        : execFileSync("openssl", ["dgst", "-sha256", "-sign", key, file]);
     },
     cleanup,
   };

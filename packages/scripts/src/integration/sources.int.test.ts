@@ -63,6 +63,7 @@ function context(
     s3?: S3Client;
     store?: PackageStore;
     feed?: string;
+    now?: () => Date;
   } = {},
 ): SourceContext {
   const kiro = config.packages.get("kiro") as PackageConfig;
@@ -86,6 +87,7 @@ function context(
     },
     retry: { baseMs: 1, maxMs: 5 },
     idleTimeoutMs: 5_000,
+    ...(overrides.now === undefined ? {} : { now: overrides.now }),
   };
 }
 
@@ -342,6 +344,57 @@ describe("faults leave nothing half-written", () => {
     ]);
     expect(await recorded("4.0.0")).toBe(false);
     expect(await keys("staging/")).toEqual([]);
+  });
+
+  it("an Ed25519 vendor signature is verified; a certificate expired or not yet valid at ingestion writes nothing", async () => {
+    const ed = opensslSigner("/CN=Kiro Ed25519 Vendor", "ed25519");
+    try {
+      const signed = testDeb("kiro", "5.0.0", "amd64");
+      const later = testDeb("kiro", "5.0.1", "amd64");
+      for (const [v, bytes] of [
+        ["5.0.0", signed],
+        ["5.0.1", later],
+      ] as const) {
+        vendor.serve(`/dates/${v}/kiro.deb`, { body: bytes });
+        vendor.serve(`/dates/${v}/certificate.pem`, {
+          body: new TextEncoder().encode(ed.certificatePem),
+        });
+        vendor.serve(`/dates/${v}/signature.bin`, { body: ed.sign(bytes) });
+      }
+      const entry = (v: string) => ({
+        version: v,
+        debPath: `/dates/${v}/kiro.deb`,
+        certificatePath: `/dates/${v}/certificate.pem`,
+        signaturePath: `/dates/${v}/signature.bin`,
+      });
+      serveJson("/dates-1.json", feedJson(vendor.url, [entry("5.0.0")]));
+      serveJson("/dates-2.json", feedJson(vendor.url, [entry("5.0.0"), entry("5.0.1")]));
+      const pin = { certificate: { sha256_fingerprint: ed.fingerprint256.toUpperCase() } };
+      const ok = await pollUpstream(context({ feed: "/dates-1.json", pkg: pin }), {
+        name: "kiro",
+      });
+      expect(ok.failed).toEqual([]);
+      expect(ok.ingested.map((i) => [i.id, i.outcome])).toEqual([["kiro#5.0.0#amd64", "created"]]);
+
+      // The certificate is valid for 2 days from now (openssl -days 2).
+      const day = 24 * 60 * 60 * 1000;
+      for (const [now, message] of [
+        [new Date(Date.now() + 3 * day), /the certificate has expired: notAfter \S+, now \S+/],
+        [new Date(Date.now() - day), /the certificate is not valid yet: notBefore \S+, now \S+/],
+      ] as const) {
+        const report = await pollUpstream(
+          context({ feed: "/dates-2.json", pkg: pin, now: () => now }),
+          { name: "kiro" },
+        );
+        expect(report.ingested).toEqual([]);
+        expect(report.failed.map((f) => f.error)).toEqual([expect.stringMatching(message)]);
+        expect(await recorded("5.0.1")).toBe(false);
+        expect(await keys("staging/")).toEqual([]);
+        expect(await keys("pool/main/k/kiro/kiro_5.0.1")).toEqual([]);
+      }
+    } finally {
+      ed.cleanup();
+    }
   });
 
   it("a crash between the upload and the record leaves a staging object; the next run completes it", async () => {

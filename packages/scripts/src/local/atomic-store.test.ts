@@ -148,3 +148,89 @@ describe("the atomic store under concurrent puts, reads and deletes", () => {
     expect(await readdir(join(store.rootDirectory, "b"))).toEqual([]);
   });
 });
+
+describe("the atomic store's server-side copy and multipart join", () => {
+  const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
+  const initiate = async (store: FilesystemStoreLike, id: string, key: string) => {
+    const s = store as unknown as {
+      initiateUpload(b: string, k: string, id: string, m: Record<string, string>): Promise<void>;
+      putPart(b: string, id: string, n: number, c: Readable): Promise<{ md5: string }>;
+      putObjectMultipart(
+        b: string,
+        id: string,
+        parts: { number: number; etag: string }[],
+      ): Promise<{ size: number; md5: string }>;
+    };
+    await s.initiateUpload("b", key, id, { "content-type": "application/x-staged" });
+    return s;
+  };
+
+  it("a copy is the source's bytes and md5 under new metadata, unchanged by later writes to the source", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 0, maxLength: 4096 }),
+        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        async (first, second) => {
+          const store = storeOf("atomic");
+          const data = Buffer.from(first);
+          await store.putObject(object("staging/x/1.deb", data, "application/x-staged"));
+          await store.copyObject("b", "staging/x/1.deb", "b", "pool/main/x/x_1_all.deb", {
+            "content-type": "application/vnd.debian.binary-package",
+            "cache-control": "immutable",
+          });
+          // The source changes and goes; the copy keeps what it was.
+          await store.putObject(object("staging/x/1.deb", Buffer.from(second), "t"));
+          await store.deleteObject("b", "staging/x/1.deb");
+          const copy = await read(store, "pool/main/x/x_1_all.deb");
+          expect(copy?.data.equals(data)).toBe(true);
+          expect(copy?.metadata.etag).toBe(JSON.stringify(md5(data)));
+          expect(copy?.metadata["content-type"]).toBe("application/vnd.debian.binary-package");
+          expect(copy?.metadata["cache-control"]).toBe("immutable");
+          expect(await read(store, "staging/x/1.deb")).toBeNull();
+          const files = await readdir(join(store.rootDirectory, "b"), { recursive: true });
+          expect(files.filter((f) => f.includes(".tmp-"))).toEqual([]);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it("a copy of a missing object is ENOENT and writes nothing", async () => {
+    const store = storeOf("atomic");
+    await expect(store.copyObject("b", "staging/none.deb", "b", "pool/x.deb")).rejects.toThrow(
+      /ENOENT/,
+    );
+    expect(await read(store, "pool/x.deb")).toBeNull();
+  });
+
+  it("completing a multipart upload joins the parts in part order, whatever order they came in", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { minLength: 1, maxLength: 6 }),
+        fc.infiniteStream(fc.nat()),
+        async (chunks, order) => {
+          const store = storeOf("atomic");
+          const s = await initiate(store, "u1", "staging/m.deb");
+          const numbers = chunks.map((_, i) => i + 1);
+          const shuffled = [...numbers].sort(() => (order.next().value % 3) - 1);
+          for (const number of shuffled) {
+            const stream = new PassThrough();
+            stream.end(Buffer.from(chunks[number - 1] as Uint8Array));
+            await s.putPart("b", "u1", number, stream);
+          }
+          const whole = Buffer.concat(chunks.map((c) => Buffer.from(c)));
+          const done = await s.putObjectMultipart(
+            "b",
+            "u1",
+            [...shuffled].map((number) => ({ number, etag: "" })),
+          );
+          expect(done).toEqual({ size: whole.length, md5: md5(whole) });
+          const got = await read(store, "staging/m.deb");
+          expect(got?.data.equals(whole)).toBe(true);
+          expect(got?.metadata["content-type"]).toBe("application/x-staged");
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
