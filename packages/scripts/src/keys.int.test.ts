@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { loadSigningKeys } from "@app/core/signing";
 import { scratch } from "@app/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildKiroRepo } from "./build-kiro-repo";
 import { PROJECT_ROOT, type StepError } from "./cli";
 import { logger, startWorld, type World } from "./integration/world";
 import { generate, type ListParams, listKeys, renderListing } from "./keys";
@@ -104,6 +105,35 @@ describe("keys list", () => {
     const listing = await listKeys(params({ signingKeys: readFileSync(other, "utf8") }));
     expect(listing.problems).toEqual(["the published keyring is not the secret's keys"]);
     expect(renderListing(listing)).toContain("PROBLEM: ");
+  });
+
+  it("reads the keys the newest kiro-repo ships, and names it when it lacks the secret's", async () => {
+    await buildKiroRepo({
+      root: PROJECT_ROOT,
+      stage: "local",
+      client: world.dynamo,
+      tableName: world.tables.packages,
+      signingKeys: world.signingKeys,
+      version: "7.0.0",
+      logger,
+    });
+    const listing = await listKeys(params());
+    expect(listing.kiroRepo).toEqual({ version: "7.0.0", keys: [fingerprint] });
+    expect(listing.problems).toEqual([]);
+    expect(renderListing(listing)).toContain(`kiro-repo:         7.0.0: ${fingerprint}`);
+
+    // A rotation's new key in the secret before a kiro-repo that ships it.
+    const next = join(dir.dir, "next.asc");
+    await generate({
+      out: next,
+      algorithm: "ed25519",
+      name: "N",
+      email: "n@example.org",
+      stage: "local",
+    });
+    const both = `${world.signingKeys}\n${readFileSync(next, "utf8")}`;
+    const rotating = await listKeys(params({ signingKeys: both }));
+    expect(rotating.problems).toContain("kiro-repo 7.0.0 does not ship every key of the secret");
   });
 
   it("a bad secret fails naming the step", async () => {

@@ -177,4 +177,25 @@ describe("Ed25519 streamed", () => {
     bad.update(Buffer.from("m"));
     expect(bad.verify()).toBe(false);
   });
+
+  it("refuses the malleated signature (R, S + L) that Node refuses too", () => {
+    const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (message) => {
+        const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+        const a = Buffer.from(publicKey.export({ format: "jwk" }).x as string, "base64url");
+        const signature = sign(null, message, privateKey);
+        const s = BigInt(`0x${Buffer.from(signature.subarray(32)).reverse().toString("hex")}`);
+        const malleated = Buffer.concat([
+          signature.subarray(0, 32),
+          Buffer.from((s + L).toString(16).padStart(64, "0"), "hex").reverse(),
+        ]);
+        expect(verify(null, message, publicKey, malleated)).toBe(false);
+        const verifier = new Ed25519StreamVerifier(a, malleated);
+        verifier.update(message);
+        expect(verifier.verify()).toBe(false);
+      }),
+      { numRuns: 20 },
+    );
+  });
 });
