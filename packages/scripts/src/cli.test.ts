@@ -11,6 +11,10 @@ describe("progressBar", () => {
       "migrate [##########] 40/40 100% 0.3/s in 2m05s",
     );
     expect(progressBar("migrate", 0, 0, 0, 4)).toBe("migrate [####] 0/0 100% 0.0/s in 0s");
+    const MiB = 1024 * 1024;
+    expect(progressBar("import", 30 * MiB, 120 * MiB, 2000, 4, "bytes")).toBe(
+      "import [#---] 30.0/120.0 MiB 25% 15.0 MiB/s ETA 6s",
+    );
   });
 });
 

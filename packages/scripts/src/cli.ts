@@ -124,6 +124,14 @@ function formatSeconds(s: number): string {
     : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
+/** How a count reads: items as they are, bytes in MiB. */
+export type ProgressUnit = "items" | "bytes";
+
+const MIB = 1024 * 1024;
+const amount = (n: number, unit: ProgressUnit) =>
+  unit === "bytes" ? (n / MIB).toFixed(1) : `${n}`;
+const ofUnit = (unit: ProgressUnit) => (unit === "bytes" ? " MiB" : "");
+
 /** `label [#####-----] 12/40 30% 2.1/s ETA 13s`: the bar a terminal shows (width in columns). */
 export function progressBar(
   label: string,
@@ -131,12 +139,14 @@ export function progressBar(
   total: number,
   elapsedMs: number,
   width = 24,
+  unit: ProgressUnit = "items",
 ): string {
   const ratio = total === 0 ? 1 : Math.min(1, done / total);
   const filled = Math.round(ratio * width);
   const rate = elapsedMs > 0 ? done / (elapsedMs / 1000) : 0;
-  const eta = rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
-  return `${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${Math.round(ratio * 100)}% ${rate.toFixed(1)}/s${done < total ? ` ETA ${formatSeconds(eta)}` : ` in ${formatSeconds(elapsedMs / 1000)}`}`;
+  const eta = rate > 0 ? Math.max(0, total - done) / rate : Number.POSITIVE_INFINITY;
+  const perSecond = unit === "bytes" ? (rate / MIB).toFixed(1) : rate.toFixed(1);
+  return `${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${amount(done, unit)}/${amount(total, unit)}${ofUnit(unit)} ${Math.round(ratio * 100)}% ${perSecond}${ofUnit(unit)}/s${done < total ? ` ETA ${formatSeconds(eta)}` : ` in ${formatSeconds(elapsedMs / 1000)}`}`;
 }
 
 /**
@@ -153,8 +163,11 @@ export function progress(
     readonly every?: number;
     readonly intervalMs?: number;
     readonly now?: () => number;
+    /** "bytes": counts shown in MiB (default "items"). */
+    readonly unit?: ProgressUnit;
   } = {},
 ): Progress {
+  const unit = options.unit ?? "items";
   const stream = options.stream ?? process.stderr;
   const now = options.now ?? Date.now;
   const tty = stream.isTTY === true;
@@ -167,15 +180,15 @@ export function progress(
   let lastCount = 0;
   const draw = () => {
     // Return to the line's start after drawing: a log line then overwrites the bar.
-    stream.write(`\r\x1b[K${progressBar(label, done, total, now() - start)}\r`);
+    stream.write(`\r\x1b[K${progressBar(label, done, total, now() - start, 24, unit)}\r`);
     lastDrawn = now();
   };
   const line = () => {
     const elapsed = now() - start;
     const rate = elapsed > 0 ? done / (elapsed / 1000) : 0;
     logger.info(
-      { progress: label, done, total, perSecond: Number(rate.toFixed(2)) },
-      `${label}: ${done}/${total} (${total === 0 ? 100 : Math.round((done / total) * 100)}%), ${rate.toFixed(1)}/s`,
+      { progress: label, done, total, unit, perSecond: Number(rate.toFixed(2)) },
+      `${label}: ${amount(done, unit)}/${amount(total, unit)}${ofUnit(unit)} (${total === 0 ? 100 : Math.min(100, Math.round((done / total) * 100))}%), ${unit === "bytes" ? (rate / MIB).toFixed(1) : rate.toFixed(1)}${ofUnit(unit)}/s`,
     );
     lastLine = now();
     lastCount = done;

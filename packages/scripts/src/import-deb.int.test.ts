@@ -88,7 +88,19 @@ describe("import-deb", () => {
       file("kiro-cli_1.2.3_amd64.deb", amd64),
       file("kiro-cli_1.2.3_arm64.deb", arm64),
     ];
-    const imported = importDebFiles({ inputs, config, context: context(), waitMs: 60_000, logger });
+    // Progress counts every byte read, against the files' total.
+    const seen = { total: -1, ticked: 0, done: false };
+    const imported = importDebFiles({
+      inputs,
+      config,
+      context: context(),
+      waitMs: 60_000,
+      logger,
+      progress: (total) => {
+        seen.total = total;
+        return { tick: (n = 1) => void (seen.ticked += n), done: () => void (seen.done = true) };
+      },
+    });
     // No stream consumer here: publish while the import waits.
     const publishing = (async () => {
       while (!(await world.store.get(packageId("kiro-cli", "1.2.3", "arm64")))) {
@@ -98,6 +110,7 @@ describe("import-deb", () => {
     })();
     const [report] = await Promise.all([imported, publishing]);
     expect(report.failed).toEqual([]);
+    expect(seen).toEqual({ total: amd64.length + arm64.length, ticked: seen.total, done: true });
     expect(report.ingested.map((i) => [i.id, i.outcome])).toEqual([
       ["kiro-cli#1.2.3#amd64", "created"],
       ["kiro-cli#1.2.3#arm64", "created"],

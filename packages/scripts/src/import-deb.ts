@@ -3,6 +3,7 @@
 // upstream poller: the control file is read as the bytes stream to a staging object, checked
 // against the config (the package is known, its architecture allowed), the file is copied to
 // its pool path and only then the record is written. The stream publishes it.
+import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type LoadedConfig, loadConfig } from "@app/core/config";
 import { createLogger, type Logger } from "@app/core/log";
@@ -17,7 +18,16 @@ import {
 } from "@app/core/sources";
 import { Resource } from "sst";
 import * as v from "valibot";
-import { isMain, PROJECT_ROOT, runScript, stageOf, stepper, UsageError } from "./cli";
+import {
+  isMain,
+  PROJECT_ROOT,
+  type Progress,
+  progress,
+  runScript,
+  stageOf,
+  stepper,
+  UsageError,
+} from "./cli";
 
 const HELP = `Usage: sst shell --stage <stage> scripts/import-deb.ts <file.deb | https URL>... [options]
        npm run shell -- scripts/import-deb.ts <file.deb | https URL>... [options]   (local stage)
@@ -37,6 +47,9 @@ Options:
   --timeout <sec>  how long --wait waits (default 300)
   --help           this text
 
+Progress (local files): a bar with MiB read and rate on a terminal (stderr), plain lines
+otherwise.
+
 Exit codes: 0 all imported, 1 a file or step failed (named on stderr), 2 bad usage.
 `;
 
@@ -51,18 +64,43 @@ export interface ImportParams {
   /** Wait this long for the index to list them; undefined: do not wait. */
   readonly waitMs?: number;
   readonly logger: Logger;
+  /** Byte progress over the local files (default: a bar on a terminal, lines otherwise). */
+  readonly progress?: (totalBytes: number) => Progress;
+}
+
+/** The local files' total size, or undefined when an input is a URL (sizes unknown up front). */
+function localBytes(inputs: readonly string[]): number | undefined {
+  let total = 0;
+  for (const input of inputs) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) return undefined;
+    try {
+      total += statSync(input).size;
+    } catch {
+      // The ingestion names the unreadable file.
+    }
+  }
+  return total;
 }
 
 export async function importDebFiles(params: ImportParams): Promise<RunReport> {
   const { logger, context } = params;
   const step = stepper(logger, STEPS);
+  const total = localBytes(params.inputs);
+  const bar =
+    total === undefined
+      ? undefined
+      : (params.progress ?? ((t) => progress(logger, "import", t, { unit: "bytes" })))(total);
   const report = await step("import", () =>
     importDebs(
       context,
-      { inputs: params.inputs, ...(params.suite === undefined ? {} : { suite: params.suite }) },
+      {
+        inputs: params.inputs,
+        ...(params.suite === undefined ? {} : { suite: params.suite }),
+        ...(bar === undefined ? {} : { onBytes: (_input: string, n: number) => bar.tick(n) }),
+      },
       params.dryRun ? { dryRun: true } : {},
     ),
-  );
+  ).finally(() => bar?.done());
   for (const r of report.results) {
     logger.info(
       { id: r.record.package_id, filename: r.record.filename, sha256: r.hashes.sha256 },

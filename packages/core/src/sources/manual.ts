@@ -17,6 +17,24 @@ export interface ManualRequest {
   readonly inputs: readonly string[];
   /** The suite to record them in (default: the stage's). */
   readonly suite?: string;
+  /** Told of each chunk read, with its input and size (a script's progress bar). */
+  readonly onBytes?: (input: string, bytes: number) => void;
+}
+
+/** The download, telling `onBytes` of each chunk as the ingestion asks for it. */
+function counted(download: Download, onBytes: (bytes: number) => void): Download {
+  const body = download.body;
+  return {
+    ...download,
+    body: {
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of body) {
+          onBytes(chunk.length);
+          yield chunk;
+        }
+      },
+    },
+  };
 }
 
 const isUrl = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
@@ -70,6 +88,10 @@ export const manualHandler: SourceHandler<ManualRequest> = {
       ...(context.fetch ? { fetch: context.fetch } : {}),
       ...(context.idleTimeoutMs ? { idleTimeoutMs: context.idleTimeoutMs } : {}),
     };
+    const tell = (input: string) => (download: Download) => {
+      const onBytes = request.onBytes;
+      return onBytes === undefined ? download : counted(download, (n) => onBytes(input, n));
+    };
     const candidates = request.inputs.map((input): Candidate => {
       if (isUrl(input)) {
         const problem = fetchUrlProblem(input, context.stage.stage);
@@ -78,7 +100,7 @@ export const manualHandler: SourceHandler<ManualRequest> = {
         return {
           label: input,
           maxBytes,
-          open: () => openUrl(input, fetchOptions),
+          open: () => openUrl(input, fetchOptions).then(tell(input)),
           provenance: { deb_url: input, ...(file === "" ? {} : { actual_filename: file }) },
         };
       }
@@ -86,7 +108,7 @@ export const manualHandler: SourceHandler<ManualRequest> = {
       return {
         label: input,
         maxBytes,
-        open: () => openFile(path, maxBytes),
+        open: () => openFile(path, maxBytes).then(tell(input)),
         provenance: { actual_filename: basename(path) },
       };
     });
