@@ -98,7 +98,14 @@ describe("import-deb", () => {
       logger,
       progress: (total) => {
         seen.total = total;
-        return { tick: (n = 1) => void (seen.ticked += n), done: () => void (seen.done = true) };
+        return {
+          tick: (n = 1) => {
+            seen.ticked += n;
+          },
+          done: () => {
+            seen.done = true;
+          },
+        };
       },
     });
     // No stream consumer here: publish while the import waits.
