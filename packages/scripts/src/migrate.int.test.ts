@@ -31,10 +31,9 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "./cli";
 import { type FakeUpstream, startFakeUpstream } from "./integration/fake-upstream";
-import { logger, startWorld, type World } from "./integration/world";
+import { logger, startWorld, type World, writeWorldStack } from "./integration/world";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local/dynamodb-local";
 import { localS3ClientConfig } from "./local/s3-local";
-import type { StackFile } from "./local/stack";
 import { legacyResources, type MigrateParams, migrate } from "./migrate";
 
 const LEGACY_BUCKET = "legacy-deployment";
@@ -686,29 +685,7 @@ describe("migrate through the local shell, as the README writes it", () => {
   it("reads the Terraform state, migrates, reruns, and names what it could not migrate", async () => {
     const dir = scratch("migrate-shell-");
     try {
-      const keyFile = join(dir.dir, "signing-key.asc");
-      writeFileSync(keyFile, world.signingKeys);
-      const stack: StackFile = {
-        stage: "local",
-        region: LOCAL_REGION,
-        credentials: {
-          accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
-          secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
-        },
-        endpoints: {
-          dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB as string,
-          s3: process.env.AWS_ENDPOINT_URL_S3 as string,
-          lambda: "http://127.0.0.1:1",
-        },
-        tables: { packages: world.tables.packages, publisherState: world.tables.state },
-        bucket: world.bucket,
-        rebuildFunction: "rebuild",
-        repoUrl: world.repoUrl,
-        publicKey: { gpg: join(dir.dir, "k.gpg"), asc: join(dir.dir, "k.asc") },
-        signingKeyFile: keyFile,
-        pid: process.pid,
-      };
-      writeFileSync(join(dir.dir, "stack.json"), JSON.stringify(stack));
+      writeWorldStack(world, dir.dir);
       await putLegacyDeb("pool/main/k/kiro/kiro-ide-1.5.0.deb", kiroDeb("1.5.0"));
       const table = await legacyTable([
         { version: "1.5.0", actual_filename: "kiro-ide-1.5.0.deb" },

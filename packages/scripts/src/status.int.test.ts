@@ -2,7 +2,7 @@
 // OK; each kind of trouble (unpublished suite, invalid record, missing and mis-sized pool files,
 // dead letters, keys other than signing.key_ids) is reported and makes it not OK; the script
 // itself, run as the README writes it, prints JSON and exits 1 on trouble, 2 on bad usage.
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadSigningKeys } from "@app/core/signing";
@@ -11,9 +11,7 @@ import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, StepError } from "./cli";
-import { logger, startWorld, type World } from "./integration/world";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./local/dynamodb-local";
-import type { StackFile } from "./local/stack";
+import { logger, startWorld, type World, writeWorldStack } from "./integration/world";
 import { type StatusParams, status, urlReader } from "./status";
 
 let world: World;
@@ -155,30 +153,7 @@ describe("status", () => {
   });
 
   it("the script: --json on stdout and exit 1 when something is wrong; bad usage exits 2", async () => {
-    const keyFile = join(dir.dir, "signing-key.asc");
-    writeFileSync(keyFile, world.signingKeys);
-    const endpoint = process.env.AWS_ENDPOINT_URL_S3 as string;
-    const stack: StackFile = {
-      stage: "local",
-      region: LOCAL_REGION,
-      credentials: {
-        accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
-        secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
-      },
-      endpoints: {
-        dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB as string,
-        s3: endpoint,
-        lambda: "http://127.0.0.1:1",
-      },
-      tables: { packages: world.tables.packages, publisherState: world.tables.state },
-      bucket: world.bucket,
-      rebuildFunction: "rebuild",
-      repoUrl: world.repoUrl,
-      publicKey: { gpg: join(dir.dir, "k.gpg"), asc: join(dir.dir, "k.asc") },
-      signingKeyFile: keyFile,
-      pid: process.pid,
-    };
-    writeFileSync(join(dir.dir, "stack.json"), JSON.stringify(stack));
+    writeWorldStack(world, dir.dir);
     // Asynchronously: s3rver runs in this process and must keep answering.
     const run = (args: string[]) =>
       runAsync("npm", ["run", "--silent", "shell", "--", "scripts/status.ts", ...args], {

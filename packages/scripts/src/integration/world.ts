@@ -28,6 +28,7 @@ import pino from "pino";
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from "../local/dynamodb-local";
 import { freePort } from "../local/ports";
 import { LOCAL_S3_ENV, localS3ClientConfig, startS3Local } from "../local/s3-local";
+import type { StackFile } from "../local/stack";
 
 export interface World {
   readonly repoUrl: string;
@@ -177,4 +178,35 @@ export async function startWorld(): Promise<World> {
     await stop();
     throw error;
   }
+}
+
+/**
+ * Writes `<dir>/stack.json` naming this world's servers, table and bucket, as `npm start` does,
+ * so `npm run shell -- scripts/…` with `KIRO_APT_DATA_DIR=<dir>` runs against it.
+ */
+export function writeWorldStack(world: World, dir: string): void {
+  const keyFile = join(dir, "signing-key.asc");
+  writeFileSync(keyFile, world.signingKeys);
+  const stack: StackFile = {
+    stage: "local",
+    region: LOCAL_REGION,
+    credentials: {
+      accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+      secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+    },
+    endpoints: {
+      dynamodb: process.env.AWS_ENDPOINT_URL_DYNAMODB as string,
+      s3: process.env.AWS_ENDPOINT_URL_S3 as string,
+      // No local Lambda in a world: a rebuild invoke fails fast.
+      lambda: "http://127.0.0.1:1",
+    },
+    tables: { packages: world.tables.packages, publisherState: world.tables.state },
+    bucket: world.bucket,
+    rebuildFunction: "rebuild",
+    repoUrl: world.repoUrl,
+    publicKey: { gpg: join(dir, "k.gpg"), asc: join(dir, "k.asc") },
+    signingKeyFile: keyFile,
+    pid: process.pid,
+  };
+  writeFileSync(join(dir, "stack.json"), JSON.stringify(stack));
 }
