@@ -98,6 +98,23 @@ const S3Object = require("s3rver/lib/models/object") as S3ObjectConstructor;
 
 type Resources = { object: string; md5: string; metadata: string };
 
+const DIRECTORY_ATTEMPTS = 10;
+
+/**
+ * `mkdir -p` that survives a concurrent delete pruning the empty directories it is creating:
+ * a recursive mkdir fails with ENOENT when a parent it made is removed before the child.
+ */
+async function ensureDirectory(dir: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await mkdir(dir, { recursive: true });
+      return;
+    } catch (error) {
+      if (!enoent(error) || attempt >= DIRECTORY_ATTEMPTS) throw error;
+    }
+  }
+}
+
 /** Serialises short critical sections per key (in one process, which s3rver is). */
 class KeyLocks {
   private readonly tails = new Map<string, Promise<void>>();
@@ -226,13 +243,16 @@ export class AtomicFilesystemStore extends FilesystemStore {
       for (const { target, write } of files) {
         const temporary = AtomicFilesystemStore.temporary(target);
         staged.push({ target, temporary });
-        try {
-          await write(temporary);
-        } catch (error) {
-          // A concurrent delete may have removed the (then empty) directory.
-          if (!enoent(error)) throw error;
-          await mkdir(dirname(target), { recursive: true });
-          await write(temporary);
+        // A concurrent delete may remove the directory while it is empty, before the first
+        // temporary file is in it: make it again and retry (a few times, each a fresh race).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await write(temporary);
+            break;
+          } catch (error) {
+            if (!enoent(error) || attempt >= DIRECTORY_ATTEMPTS) throw error;
+            await ensureDirectory(dirname(target));
+          }
         }
       }
       await this.locks.with(this.lockKey(bucket, key), async () => {
@@ -367,7 +387,7 @@ export class AtomicFilesystemStore extends FilesystemStore {
 
   override async putObject(object: S3ObjectLike): Promise<{ size: number; md5: string }> {
     const paths = this.resources(object.bucket, object.key);
-    await mkdir(dirname(paths.object), { recursive: true });
+    await ensureDirectory(dirname(paths.object));
     let size = 0;
     let md5 = "";
     let written = false;
@@ -435,7 +455,7 @@ export class AtomicFilesystemStore extends FilesystemStore {
       if (replacementMetadata) await this.putMetadata(destBucket, destKey, replacementMetadata);
       return this.getMetadata(destBucket, destKey);
     }
-    await mkdir(dirname(destPaths.object), { recursive: true });
+    await ensureDirectory(dirname(destPaths.object));
     const linked = AtomicFilesystemStore.temporary(destPaths.object);
     // Body, md5 and metadata of one version of the source: taken under its lock.
     const taken = await this.locks.with(this.lockKey(srcBucket, srcKey), async () => {
