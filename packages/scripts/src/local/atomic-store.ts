@@ -27,6 +27,7 @@ import {
   rename,
   rm,
   rmdir,
+  stat,
   unlink,
   writeFile,
 } from "node:fs/promises";
@@ -459,13 +460,20 @@ export class AtomicFilesystemStore extends FilesystemStore {
     const linked = AtomicFilesystemStore.temporary(destPaths.object);
     // Body, md5 and metadata of one version of the source: taken under its lock.
     const taken = await this.locks.with(this.lockKey(srcBucket, srcKey), async () => {
-      try {
-        await link(srcPaths.object, linked);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EXDEV" || code === "EPERM" || code === "ENOTSUP") return "no-link";
-        if (enoent(error)) return null;
-        throw error;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await link(srcPaths.object, linked);
+          break;
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === "EXDEV" || code === "EPERM" || code === "ENOTSUP") return "no-link";
+          if (!enoent(error)) throw error;
+          // The source is gone, or a delete pruned the (empty) destination directory.
+          const source = await stat(srcPaths.object).catch(() => undefined);
+          if (source === undefined) return null;
+          if (attempt >= DIRECTORY_ATTEMPTS) throw error;
+          await ensureDirectory(dirname(destPaths.object));
+        }
       }
       const [md5, stored] = await Promise.all([
         readFile(srcPaths.md5, "utf8").catch(() => undefined),
