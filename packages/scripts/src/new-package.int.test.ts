@@ -14,8 +14,9 @@ import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "./cli";
 import { testDeb } from "./integration/fake-upstream";
-import { freePort, waitFor } from "./local/ports";
+import { waitFor } from "./local/ports";
 import { type StackFile, stackFileSchema } from "./local/stack";
+import { freeStackPorts, startFlags } from "./local/testing";
 
 const data = scratch("new-package-");
 const debs = scratch("new-package-debs-");
@@ -58,20 +59,10 @@ async function packagesIndex(arch: string): Promise<string> {
 
 beforeAll(async () => {
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(debs.dir, name), bytes);
-  const ports = { port: await freePort(), dynamodb: await freePort(), lambda: await freePort() };
+  const ports = await freeStackPorts();
   child = spawn(
     join(PROJECT_ROOT, "node_modules/.bin/tsx"),
-    [
-      "packages/scripts/src/local/start.ts",
-      "--port",
-      String(ports.port),
-      "--dynamodb-port",
-      String(ports.dynamodb),
-      "--lambda-port",
-      String(ports.lambda),
-      "--data-dir",
-      data.dir,
-    ],
+    ["packages/scripts/src/local/start.ts", ...startFlags(ports, data.dir)],
     {
       cwd: PROJECT_ROOT,
       detached: true,

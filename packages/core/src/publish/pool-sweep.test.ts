@@ -14,33 +14,16 @@ import { generateSigningKey, loadSigningKeys, type SigningKey } from "../signing
 import { MemoryObjectStore } from "../testing/memory-bucket";
 import { MemoryRecords } from "../testing/memory-records";
 import { MemoryStateStore } from "../testing/memory-state";
+import { TEST_SETTINGS } from "../testing/settings";
 import type { RecordSource } from "./entries";
 import { Publisher } from "./publisher";
-import type { PublisherSettings } from "./settings";
 import { touchesOf } from "./stream";
 
 const logger = pino({ level: "silent" });
-const GRACE = 3_600_000;
+const GRACE = TEST_SETTINGS.byHashGraceMs;
 const HEADERS = { contentType: "application/vnd.debian.binary-package", cacheControl: "" };
 
-const settings: PublisherSettings = {
-  defaultSuite: "stable",
-  defaultComponent: "main",
-  components: ["main"],
-  architectures: ["amd64"],
-  origin: "Test",
-  label: "Test",
-  byHashGraceMs: GRACE,
-  root: {
-    repoPackage: "kiro-repo",
-    repoCopyKey: "kiro-repo.deb",
-    repoUrl: "http://127.0.0.1:1/repo",
-    suite: "stable",
-    components: ["main"],
-    keyring: "test-archive-keyring",
-    sourcesName: "test",
-  },
-};
+const settings = TEST_SETTINGS;
 
 let keys: SigningKey[];
 beforeAll(async () => {

@@ -17,6 +17,7 @@ import { MemoryObjectStore } from "../testing/memory-bucket";
 import { MemoryRecords } from "../testing/memory-records";
 import { MemoryStateStore } from "../testing/memory-state";
 import { countingObjectStore } from "../testing/ports";
+import { TEST_SETTINGS } from "../testing/settings";
 import type { ObjectStore } from "./bucket";
 import { etagMd5, poolProblem } from "./entries";
 import { Publisher } from "./publisher";
@@ -25,24 +26,7 @@ import { handleStreamBatch, touchesOf } from "./stream";
 
 const logger = pino({ level: "silent" });
 
-export const settings: PublisherSettings = {
-  defaultSuite: "stable",
-  defaultComponent: "main",
-  components: ["main"],
-  architectures: ["amd64"],
-  origin: "Kiro",
-  label: "Kiro",
-  byHashGraceMs: 3_600_000,
-  root: {
-    repoPackage: "kiro-repo",
-    repoCopyKey: "kiro-repo.deb",
-    repoUrl: "http://127.0.0.1:1/repo",
-    suite: "stable",
-    components: ["main"],
-    keyring: "kiro-archive-keyring",
-    sourcesName: "kiro",
-  },
-};
+const settings = TEST_SETTINGS;
 
 let keys: SigningKey[];
 beforeAll(async () => {

@@ -3,27 +3,10 @@
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateSigningKey, SigningKeyError } from "../signing";
+import { TEST_SETTINGS } from "../testing/settings";
 import { createPublisher } from "./runtime";
-import type { PublisherSettings } from "./settings";
 
-const settings: PublisherSettings = {
-  defaultSuite: "stable",
-  defaultComponent: "main",
-  components: ["main"],
-  architectures: ["amd64"],
-  origin: "Kiro",
-  label: "Kiro",
-  byHashGraceMs: 3_600_000,
-  root: {
-    repoPackage: "kiro-repo",
-    repoCopyKey: "kiro-repo.deb",
-    repoUrl: "http://127.0.0.1:1/repo",
-    suite: "stable",
-    components: ["main"],
-    keyring: "kiro-archive-keyring",
-    sourcesName: "kiro",
-  },
-};
+const settings = TEST_SETTINGS;
 
 let armored: string;
 let fingerprint: string;

@@ -8,3 +8,4 @@ export { MemoryObjectStore } from "./memory-bucket";
 export { MemoryRecords } from "./memory-records";
 export { MemoryStateStore } from "./memory-state";
 export { countingObjectStore, type PauseHook, type PauseStep, pausingPorts } from "./ports";
+export { TEST_SETTINGS } from "./settings";

@@ -18,14 +18,14 @@ import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/clie
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, waitFor } from "./ports";
+import { waitFor } from "./ports";
 import { localS3ClientConfig } from "./s3-local";
 import { type StackFile, stackFileSchema } from "./stack";
-import { alive, dynamoDbLocalPids } from "./testing";
+import { alive, dynamoDbLocalPids, freeStackPorts, type StackPorts, startFlags } from "./testing";
 
 const root = resolve(import.meta.dirname, "../../../..");
 const data = scratch("local-stack-");
-let ports: { port: number; dynamodb: number; lambda: number };
+let ports: StackPorts;
 let child: ChildProcess | undefined;
 let output: () => string = () => "";
 let stack: StackFile;
@@ -35,17 +35,7 @@ let apt: AptRoot;
 function spawnStack(): { process: ChildProcess; output: () => string } {
   const proc = spawn(
     join(root, "node_modules/.bin/tsx"),
-    [
-      "packages/scripts/src/local/start.ts",
-      "--port",
-      String(ports.port),
-      "--dynamodb-port",
-      String(ports.dynamodb),
-      "--lambda-port",
-      String(ports.lambda),
-      "--data-dir",
-      data.dir,
-    ],
+    ["packages/scripts/src/local/start.ts", ...startFlags(ports, data.dir)],
     { cwd: root, env: { ...process.env, LOG_FORMAT: "json" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let text = "";
@@ -79,7 +69,7 @@ async function stop(): Promise<void> {
 }
 
 beforeAll(async () => {
-  ports = { port: await freePort(), dynamodb: await freePort(), lambda: await freePort() };
+  ports = await freeStackPorts();
   await start();
   apt = aptRoot({
     url: stack.repoUrl,

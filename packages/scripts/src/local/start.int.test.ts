@@ -7,16 +7,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { scratch } from "@app/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertPortFree, freePort, waitFor } from "./ports";
-import { alive, dynamoDbLocalPids } from "./testing";
+import { assertPortFree, waitFor } from "./ports";
+import { alive, dynamoDbLocalPids, freeStackPorts, type StackPorts, startFlags } from "./testing";
 
 const root = resolve(import.meta.dirname, "../../../..");
 const data = scratch("local-start-");
-let ports: { port: number; dynamodb: number; lambda: number };
+let ports: StackPorts;
 const started: ChildProcess[] = [];
 
 beforeAll(async () => {
-  ports = { port: await freePort(), dynamodb: await freePort(), lambda: await freePort() };
+  ports = await freeStackPorts();
 });
 
 afterAll(async () => {
@@ -58,27 +58,12 @@ function descendants(pid: number): number[] {
 
 /** `npm start` in its own process group (as a shell's job), ready to serve. */
 async function npmStart(): Promise<{ npm: ChildProcess; tree: number[]; output: () => string }> {
-  const npm = spawn(
-    "npm",
-    [
-      "start",
-      "--",
-      "--port",
-      String(ports.port),
-      "--dynamodb-port",
-      String(ports.dynamodb),
-      "--lambda-port",
-      String(ports.lambda),
-      "--data-dir",
-      data.dir,
-    ],
-    {
-      cwd: root,
-      detached: true,
-      env: { ...process.env, LOG_FORMAT: "json" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const npm = spawn("npm", ["start", "--", ...startFlags(ports, data.dir)], {
+    cwd: root,
+    detached: true,
+    env: { ...process.env, LOG_FORMAT: "json" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   started.push(npm);
   let text = "";
   npm.stdout?.on("data", (c: Buffer) => {

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./dynamodb-local";
+import { freePort } from "./ports";
 
 /** Whether a process with this pid exists (signal 0 probes without signalling). */
 export function alive(pid: number): boolean {
@@ -43,4 +44,29 @@ export function localDynamoDbClient(endpoint: string, maxAttempts = 3): DynamoDB
     credentials: LOCAL_CREDENTIALS,
     maxAttempts,
   });
+}
+
+/** The ports `npm start` takes: the repository's, DynamoDB Local's and the local Lambda's. */
+export interface StackPorts {
+  readonly port: number;
+  readonly dynamodb: number;
+  readonly lambda: number;
+}
+
+export async function freeStackPorts(): Promise<StackPorts> {
+  return { port: await freePort(), dynamodb: await freePort(), lambda: await freePort() };
+}
+
+/** `start.ts`'s flags for a stack on these ports with its data in `dataDir`. */
+export function startFlags(ports: StackPorts, dataDir: string): string[] {
+  return [
+    "--port",
+    String(ports.port),
+    "--dynamodb-port",
+    String(ports.dynamodb),
+    "--lambda-port",
+    String(ports.lambda),
+    "--data-dir",
+    dataDir,
+  ];
 }
