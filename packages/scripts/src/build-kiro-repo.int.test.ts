@@ -1,8 +1,3 @@
-// build-kiro-repo against DynamoDB Local and s3rver: the record it writes is a valid build
-// record whose .deb dpkg-deb reads, a dry run writes nothing, versions increment, failures name
-// their step; --wait returns once the published index lists the version (apt as the oracle),
-// --no-wait at once, and a wait that runs out fails naming its step.
-import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +6,7 @@ import { buildRecordDeb } from "@app/core/publish";
 import type { PackageRecord } from "@app/core/record";
 import { type Bucket, indexLocation, isPublished } from "@app/core/sources";
 import { ensureTable, PackageStore } from "@app/core/store";
-import { type AptRoot, aptRoot, runOk, scratch } from "@app/core/testing";
+import { type AptRoot, aptRoot, runAsync, runOk, scratch } from "@app/core/testing";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import pino from "pino";
@@ -215,30 +210,6 @@ describe("build-kiro-repo", () => {
   });
 });
 
-/** Runs a command without blocking this process (s3rver and DynamoDB Local answer from it). */
-function runAsync(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(command, args, {
-      cwd: PROJECT_ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("close", (status) => done({ status, stdout, stderr }));
-  });
-}
-
 describe("build-kiro-repo --wait", () => {
   // The world's table and bucket, which its publisher reads and writes: a record appears in
   // the index only when the test runs the publisher, so nothing is published by accident.
@@ -335,11 +306,10 @@ describe("build-kiro-repo --wait", () => {
     };
 
     let settled = false;
-    const waiting = runAsync(
-      tsx,
-      [script, "--version", "3.1.0", "--wait", "--timeout", "120"],
+    const waiting = runAsync(tsx, [script, "--version", "3.1.0", "--wait", "--timeout", "120"], {
+      cwd: PROJECT_ROOT,
       env,
-    ).finally(() => {
+    }).finally(() => {
       settled = true;
     });
     const [waited] = await Promise.all([
@@ -361,7 +331,7 @@ describe("build-kiro-repo --wait", () => {
     const timedOut = await runAsync(
       tsx,
       [script, "--version", "3.1.1", "--timeout", "1", "--wait"],
-      env,
+      { cwd: PROJECT_ROOT, env },
     );
     expect(timedOut.status).toBe(1);
     expect(timedOut.stderr).toContain(
@@ -370,7 +340,7 @@ describe("build-kiro-repo --wait", () => {
     expect(timedOut.stdout).not.toContain("To upgrade");
 
     // Stdout is a pipe here, so without a flag it does not wait (a terminal would).
-    const piped = await runAsync(tsx, [script, "--version", "3.1.2"], env);
+    const piped = await runAsync(tsx, [script, "--version", "3.1.2"], { cwd: PROJECT_ROOT, env });
     expect(piped.status, piped.stderr).toBe(0);
     expect(piped.stdout).not.toContain("wait for publication");
     expect(piped.stdout).not.toContain("To upgrade");
@@ -381,7 +351,7 @@ describe("build-kiro-repo --wait", () => {
       [["--timeout", "0"], "--timeout must be a whole number of seconds"],
       [["--timeout", "soon"], "--timeout must be a whole number of seconds"],
     ] as const) {
-      const usage = await runAsync(tsx, [script, ...args], env);
+      const usage = await runAsync(tsx, [script, ...args], { cwd: PROJECT_ROOT, env });
       expect(usage.status).toBe(2);
       expect(usage.stderr).toContain(message);
     }

@@ -1,15 +1,10 @@
-// The import against real servers: both architectures of a kiro-cli release in one command,
-// published, downloaded and installed by apt (amd64 and arm64 roots); re-imports are no-ops; other
-// bytes under a recorded version, files that are not .debs and packages the config does not
-// know are refused with nothing written. The script itself runs as an operator runs it.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type LoadedConfig, loadConfig } from "@app/core/config";
 import { packageId } from "@app/core/record";
 import { type SourceContext, sourceSettings } from "@app/core/sources";
-import { type AptRoot, aptRoot, scratch } from "@app/core/testing";
+import { type AptRoot, aptRoot, runAsync, scratch } from "@app/core/testing";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importDebFiles } from "./import-deb";
@@ -33,26 +28,6 @@ afterAll(async () => {
   files?.cleanup();
   await world?.stop();
 });
-
-/** Runs a command without blocking this process (s3rver answers from it). */
-function runAsync(
-  command: string,
-  args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv },
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("close", (status) => done({ status, stdout, stderr }));
-  });
-}
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
